@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: Texts longer than this many characters are cut before scoring (the model only sees
+#: its first ``max_length`` tokens anyway) and reported with ``truncated``.
+MAX_CHARS = 1_000_000
+
 
 @dataclass
 class Comment:

@@ -1,0 +1,190 @@
+"""Every heuristic of the extraction step in one place: patterns, word lists, thresholds.
+
+The learned part (moderation/extract/segmenter.json) decides what rules cannot:
+where the article ends and the comments begin, and whether a short line is an
+author name.  Rules here only cover markers that are unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- input handling ---------------------------------------------------------
+# Real page dumps are < 200 kB; beyond this we keep the head and warn.
+MAX_INPUT_CHARS = 2_000_000
+# A file is "binary" when it has NUL bytes or too many control bytes in its head.
+SNIFF_BYTES = 8192
+MAX_CONTROL_RATIO = 0.10
+# Above this share of U+FFFD after decoding, the file is not text at all.
+MAX_REPLACEMENT_RATIO = 0.30
+
+# Content sniffing: a page is HTML when it opens with a doctype/<html> tag, or
+# when its head holds several block-level tags spread over its lines.
+HTML_OPEN_RE = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+HTML_TAG_RE = re.compile(r"<(?:p|div|article|section|span|a|li|ul|ol|h[1-6]|br|body|head|meta|script)\b[^>]*>", re.I)
+MIN_HTML_TAGS = 3
+# ... on at least this share of its non-blank lines.
+MIN_HTML_LINE_SHARE = 0.5
+FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+MARKDOWN_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+# --- metadata ----------------------------------------------------------------
+# "date 2023-11-01 <rest of line>" prefixes seen in scraped dumps (seed 002).
+DATE_VALUE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+METADATA_PREFIX_RE = re.compile(rf"^(date|published|updated|modified)\s*[:=]?\s+({DATE_VALUE})\b\s*(.*)$", re.I)
+
+# --- title ------------------------------------------------------------------
+TITLE_MAX_WORDS = 20
+TITLE_MAX_CHARS = 160
+TITLE_END_PUNCT = ".,;:!?\"”'’)"
+
+# --- comment section structure ----------------------------------------------
+# A header line opens the comment section ("32 Comments", "Join the conversation").
+COMMENT_HEADER_RE = re.compile(
+    r"^(?:[\W_]*)(?:"
+    r"(?:\d[\d,.]*\s*k?\s+)?(?:reader\s+|user\s+|latest\s+|top\s+)?(?:comments?|responses?|replies|reactions)(?:\s*[\(\[]\d[\d,.]*[\)\]])?"
+    r"|join\s+the\s+(?:conversation|discussion|debate)"
+    r"|leave\s+a\s+(?:comment|reply)|post\s+a\s+comment|add\s+a\s+comment|have\s+your\s+say"
+    r"|(?:what\s+)?(?:readers|you)\s+(?:are\s+)?(?:saying|think)"
+    r"|discussion(?:\s*[\(\[]\d+[\)\]])?|conversation(?:\s*[\(\[]\d+[\)\]])?"
+    r"|comments?\s+(?:are|is)\s+(?:closed|open)"
+    r")[\W_]*$",
+    re.I,
+)
+HEADER_MAX_WORDS = 6
+
+# Tokens that make up action bars ("Reply · 12 Likes", "Like | Reply | Report").
+ACTION_TOKEN_RE = re.compile(
+    r"^(?:reply|replies|respond|report(?:\s+(?:abuse|comment|this))?|flag|share|like|likes|liked|unlike|dislike|dislikes"
+    r"|upvote|upvotes|downvote|downvotes|vote|votes|points?|edit(?:ed)?|delete|permalink|link|quote|follow|mute|block"
+    r"|(?:show|view|read|see|hide|open)\s+(?:all\s+)?(?:\d[\d,.]*\s+)?comments?(?:\s*[\(\[]\d[\d,.]*[\)\]])?"
+    r"|load\s+more(?:\s+comments)?|show\s+more(?:\s+(?:comments|replies))?|view\s+(?:more\s+)?(?:\d+\s+)?(?:more\s+)?repl(?:y|ies)"
+    r"|hide\s+repl(?:y|ies)|see\s+more|more|collapse|expand|sort\s+by(?:\s*:)?(?:\s+\w+)?|newest|oldest|best|top|popular"
+    r"|most\s+(?:liked|recent|popular)|log\s+in\s+to\s+(?:comment|reply)|sign\s+in\s+to\s+(?:comment|reply)"
+    r"|\d[\d,.]*k?(?:\s+(?:likes?|dislikes?|repl(?:y|ies)|points?|votes?|upvotes?|downvotes?|people\s+like\s+this))?"
+    r"|[+\-]?\d+|[↑↓▲▼👍👎♥❤]\s*\d*)$",
+    re.I,
+)
+# Vote / reaction counters alone on a line ("↑ 131 ↓ 18", "👍 12 👎 3").
+VOTE_LINE_RE = re.compile(r"^(?=.*[\d↑↓▲▼👍👎♥❤])[\s\d↑↓▲▼👍👎♥❤+\-·•|,.k]+$")
+# Separators between action / metadata tokens on one line.
+TOKEN_SEPARATOR_RE = re.compile(r"\s*(?:[·•|]|\s[-–/]\s|\s{2,}|\t)\s*")
+
+MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*[A-Z]{2,4})?"
+# A timestamp on its own ("3 hours ago", "Nov 2, 2023 4:15 pm", "Yesterday at 4:15 PM").
+TIME_TOKEN_RE = re.compile(
+    r"^(?:(?:posted|updated|edited|commented)\s+(?:on\s+|at\s+)?)?(?:"
+    r"(?:about\s+|over\s+|almost\s+)?(?:an?|\d+)\s*(?:s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|wk|weeks?|mo|months?|y|yr|years?)\s+ago"
+    r"|just\s+now|moments?\s+ago|(?:yesterday|today)(?:\s+at\s+" + CLOCK + r")?"
+    r"|(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?" + MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?,?(?:\s+\d{4})?,?(?:\s+(?:at\s+)?" + CLOCK + r")?"
+    r"|\d{1,2}\s+" + MONTHS + r",?(?:\s+\d{4})?,?(?:\s+(?:at\s+)?" + CLOCK + r")?"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]" + CLOCK + r")?|\d{1,2}/\d{1,2}/\d{2,4}(?:,?\s+" + CLOCK + r")?|" + CLOCK +
+    r")(?:\s*\(edited\))?$",
+    re.I,
+)
+# Lines naming the commenter; group "name" holds the author.
+NAME = r"(?P<name>[^\s:#].{0,39}?)"
+AUTHOR_LINE_RES = (
+    re.compile(rf"^{NAME}\s+(?:wrote|said|says|writes|commented|replied|posted)(?:\s+(?:on|at|in)\s+.{{1,60}}?)?\s*:$", re.I),
+    re.compile(rf"^#\s?\d+\s*[.:)\-–]?\s+{NAME}(?:\s*(?:[·•|,\-–]|\s)\s*(?P<time>.+))?$"),
+    re.compile(rf"^(?:posted|comment(?:ed)?|written|reply)\s+by\s+{NAME}(?:\s+(?:on|at)\s+(?P<time>.+))?$", re.I),
+    re.compile(rf"^{NAME}\s*(?:[·•|]|\s-\s|\s–\s|,)\s*(?P<time>.+)$"),
+    re.compile(rf"^@?{NAME}\s+\((?P<time>[^)]+)\)$"),
+)
+# A number alone after "NAME," is not a byline's time or action ("Cases climbed to 9,000.").
+BARE_NUMBER_RE = re.compile(r"^[\d,.\s]+$")
+# "NAME:" alone is only trusted inside the comment section (articles have "He said:").
+AUTHOR_COLON_RE = re.compile(rf"^@?{NAME}:$")
+AUTHOR_MAX_WORDS = 5
+# This many "NAME:" lines above text make them comment bylines anywhere on the page.
+MIN_COLON_BYLINES = 2
+AUTHOR_MAX_CHARS = 40
+# Words that never occur in a screen name, so "Here is what we know:" is not an author.
+NOT_NAME_WORDS = frozenset(
+    "the a an is are was were be this that these those what which who how why when where here there "
+    "we you they he she it i my our your their his her said says say told update updated note editor "
+    "read more related comments comment reply share".split()
+)
+
+# --- boilerplate --------------------------------------------------------------
+BOILERPLATE_RES = tuple(
+    re.compile(p, re.I)
+    for p in (
+        r"^advert(?:isement|ising)?$|^sponsored(?:\s+content)?$|^ad$|^story continues below(?: advertisement)?$",
+        r"\bcontributed (?:to )?(?:this|the) (?:report|story|article)\b",
+        r"^(?:\w+\s+){0,6}(?:reported|reporting) (?:by|from)\b.{0,80}$",
+        r"\bsign(?:ing)? up (?:for|to)\b.{0,200}\b(?:newsletter|email|inbox|updates|briefing)\b",
+        r"\b(?:newsletter|inbox)\b.{0,120}\b(?:sign up|subscribe|enter (?:a |your )?(?:valid )?email)\b",
+        r"\bplease enter a valid email\b|\bthanks for signing up\b|\bread our privacy (?:notice|policy)\b",
+        r"^(?:subscribe|sign up|register)\b.{0,100}$",
+        r"^(?:share|tweet|email|print)(?:\s+(?:this|on|the|via|article|story|page|to)\b.{0,60})?$",
+        r"^share (?:this|the) (?:article|story|page|post)\b",
+        r"^follow us on\b|^like us on facebook\b",
+        r"^(?:read more|related|see also|more from|recommended|most read|trending|watch)\s*(?::|$|\W{0,3}$)",
+        r"^(?:read more|related|see also)\s*:",
+        r"^click here\b|^(?:©|\(c\)|copyright\b).{0,120}$|\ball rights reserved\b",
+        r"^(?:this (?:article|story) (?:was|has been) (?:updated|corrected)\b).{0,200}$",
+        r"^(?:we use cookies|accept (?:all )?cookies)\b",
+    )
+)
+BOILERPLATE_MAX_WORDS = 80
+# ALL-CAPS related-headline interjections ("NYU STUDENT ADMITS ..."), article part only.
+CAPS_HEADLINE_MIN_WORDS = 3
+CAPS_HEADLINE_MIN_RATIO = 0.9
+
+# --- scripts / translations -----------------------------------------------------
+# (first, last, lang) code-point ranges; "zh" becomes "ja" when kana is present.
+SCRIPT_RANGES = (
+    (0x3040, 0x30FF, "ja"),
+    (0x3400, 0x4DBF, "zh"),
+    (0x4E00, 0x9FFF, "zh"),
+    (0xF900, 0xFAFF, "zh"),
+    (0xAC00, 0xD7AF, "ko"),
+    (0x1100, 0x11FF, "ko"),
+    (0x0400, 0x04FF, "ru"),
+    (0x0600, 0x06FF, "ar"),
+    (0x0750, 0x077F, "ar"),
+    (0x0590, 0x05FF, "he"),
+    (0x0370, 0x03FF, "el"),
+    (0x0900, 0x097F, "hi"),
+    (0x0980, 0x09FF, "bn"),
+    (0x0E00, 0x0E7F, "th"),
+    (0x0530, 0x058F, "hy"),
+    (0x10A0, 0x10FF, "ka"),
+)
+# A line is in a foreign script when that script holds this share of its letters.
+FOREIGN_SCRIPT_MIN_RATIO = 0.5
+MIN_SCRIPT_LETTERS = 4
+
+# --- learned segmenter ------------------------------------------------------------
+# Lines shorter than this are not scored for article-vs-comment (too little evidence);
+# they follow their neighbours.
+MIN_SCORED_WORDS = 4
+# Candidate author lines (checked by the author model).
+AUTHOR_CANDIDATE_MAX_WORDS = 6
+AUTHOR_CANDIDATE_MAX_CHARS = 50
+# Scored lines on each side whose mean features are added as context features.
+CONTEXT_WINDOW = 2
+# Cut model: scored lines on each side of a candidate cut whose style is compared,
+# and the clipping of region log-odds / changepoint margins in its inputs.
+CUT_WINDOW = 3
+CUT_LOGIT_CLIP = 8.0
+CUT_MARGIN_CLIP = 60.0
+# Cost of one comment line left inside the article, relative to one article line
+# taken for a comment (text.find_boundary picks the cut that minimises expected cost).
+LEAK_COST = 15.0
+
+TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!]|[^\sa-z\d]", re.I)
+WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+FIRST_PERSON = frozenset("i me my mine myself i'm i've i'd i'll im ive".split())
+FIRST_PLURAL = frozenset("we us our ours ourselves we're we've we'll".split())
+SECOND_PERSON = frozenset("you your yours yourself you're you've you'll u ur".split())
+REPORTING_WORDS = frozenset(
+    "said says told according reported announced stated added noted explained confirmed spokesperson "
+    "officials official statement percent department agency ministry".split()
+)
+SLANG_WORDS = frozenset(
+    "lol lmao omg wtf idiot idiots stupid dumb moron morons libs liberals libtard trump's crap damn "
+    "hell folks ya yeah yep nope gonna wanna gotta pathetic ridiculous disgusting".split()
+)

@@ -1,0 +1,297 @@
+"""Plain-text (and Markdown body) segmentation into title, article, translations,
+boilerplate and comments.
+
+Order of decisions: rules tag unambiguous lines (rules.py), the region model scores
+the remaining lines, the cut model picks the one article/comment boundary (the article
+is a prefix of the page), and
+inside the comment section the author model picks out name lines.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+
+import numpy as np
+
+from moderation.extract import constants as C
+from moderation.extract import rules as R
+from moderation.extract.lines import Line, split_lines
+from moderation.extract.script import script_language
+from moderation.extract.segmenter import REGION_FEATURES, author_features, load_models, region_features
+from moderation.types import Comment, Document, Translation
+
+FOREIGN = "foreign"  # a line in another script than the page (translation in the article)
+TITLE = "title_candidate"
+# kinds of line that can open a comment section (a comment, an author line, a title-like comment)
+CUT_START_KINDS = frozenset({R.TEXT, R.CAPS, R.COLON_NAME, TITLE})
+
+
+def _take_metadata_prefix(lines: list[Line], doc: Document) -> None:
+    """Move a leading "date 2023-11-01 ..." prefix into metadata; keep the rest of the line."""
+    if not lines:
+        return
+    m = C.METADATA_PREFIX_RE.match(lines[0].text)
+    if not m:
+        return
+    doc.metadata[m.group(1).lower()] = m.group(2)
+    rest = m.group(3).strip()
+    if rest:
+        lines[0].text = rest
+    else:
+        del lines[0]
+        for i, line in enumerate(lines):
+            line.index = i
+
+
+def _strip_heading(line: Line) -> int:
+    """Remove Markdown heading marks; return the heading level (0 if none)."""
+    m = C.MARKDOWN_HEADING_RE.match(line.text)
+    if not m or not m.group(2):
+        return 0
+    line.text = m.group(2)
+    return len(m.group(1))
+
+
+def _looks_like_title(line: Line, following: Line | None) -> bool:
+    text = line.text
+    words = text.split()
+    return (
+        following is not None
+        and len(words) <= C.TITLE_MAX_WORDS
+        and len(text) <= C.TITLE_MAX_CHARS
+        and text[-1] not in C.TITLE_END_PUNCT
+        and text[0].isupper()
+        and len(following.text.split()) > len(words)
+    )
+
+
+def tag_lines(lines: list[Line], has_title: bool) -> None:
+    """Rule tags, foreign-script lines and the title candidate."""
+    for line in lines:
+        level = _strip_heading(line)
+        R.tag_line(line)
+        if line.kind in (R.TEXT, R.CAPS) and script_language(line.text):
+            line.kind = FOREIGN
+        elif level == 1 and line.index == 0 and not has_title:
+            line.kind = TITLE
+    # "NAME:" glued to the text below, repeated down the page, is a comment byline
+    colon = [ln for ln in lines[:-1] if ln.kind == R.COLON_NAME and ln.gap_after == 0]
+    if len(colon) >= C.MIN_COLON_BYLINES:
+        for ln in colon:
+            ln.kind = R.BYLINE
+    first = lines[0] if lines else None
+    if first and first.kind == R.TEXT and not has_title and _looks_like_title(first, lines[1] if len(lines) > 1 else None):
+        first.kind = TITLE
+
+
+def comment_marker_limit(lines: list[Line]) -> int:
+    """Index of the first line that only occurs in comment sections (len(lines) if none)."""
+    return next((ln.index for ln in lines if ln.kind in R.COMMENT_MARKERS), len(lines))
+
+
+def scored_lines(lines: list[Line], limit: int) -> list[Line]:
+    """Lines the region model scores: plain text with enough words, before any comment marker."""
+    return [ln for ln in lines[:limit] if ln.kind == R.TEXT and len(ln.text.split()) >= C.MIN_SCORED_WORDS]
+
+
+def region_matrix(lines: list[Line], scored: list[Line]) -> tuple[list[list[float]], list[set[str]]]:
+    """Region-model inputs (dense rows, word sets) for the scored lines of one page."""
+    median = statistics.median(len(ln.text.split()) for ln in scored)
+    dense, word_sets = [], []
+    for ln in scored:
+        d, ws = region_features(ln, lines[ln.index - 1] if ln.index else None, len(lines), median)
+        dense.append(d)
+        word_sets.append(ws)
+    # each line also sees the mean of the lines before and after it: a comment
+    # section is judged as a whole, and the boundary is where the two sides differ
+    arr = np.asarray(dense)
+    w, m = C.CONTEXT_WINDOW, len(arr)
+    cum = np.vstack([np.zeros(arr.shape[1]), np.cumsum(arr, axis=0)])
+    idx = np.arange(m)
+    lo, hi = np.maximum(idx - w, 0), np.minimum(idx + w + 1, m)
+    before = (cum[idx] - cum[lo]) / np.maximum(idx - lo, 1)[:, None]
+    after = (cum[hi] - cum[idx + 1]) / np.maximum(hi - idx - 1, 1)[:, None]
+    return np.hstack([arr, before, after]).tolist(), word_sets
+
+
+def boundary_candidates(lines: list[Line], limit: int, first_scored: int) -> list[int]:
+    """Cut points ``c`` (``lines[:c]`` article, ``lines[c:]`` comments) the cut model chooses
+    from: the page start, each line that can open a comment section, and the first marker.
+    An article needs a paragraph: short text lines alone above the cut are comments, so no
+    cut lies above the first scored line unless only non-text lines (a title) precede it."""
+    lead = next((ln.index for ln in lines[:first_scored] if ln.kind == R.TEXT), first_scored)
+    inner = [ln.index for ln in lines[1:limit] if ln.kind in CUT_START_KINDS and not lead < ln.index <= first_scored]
+    return [0, *inner, limit] if limit else [0]
+
+
+def cut_matrix(lines: list[Line], limit: int, scored: list[Line], dense: list[list[float]], z: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Cut-model inputs, one row per candidate cut (see segmenter.CUT_FEATURES)."""
+    n, m = len(lines), len(scored)
+    cands = boundary_candidates(lines, limit, scored[0].index)
+    positions = [ln.index for ln in scored]
+    z = np.clip(np.asarray(z, dtype=float), -C.CUT_LOGIT_CLIP, C.CUT_LOGIT_CLIP)
+    # summed article log-odds of scored[:j]: the 1-D changepoint score of cutting after j lines
+    prefix = np.concatenate([[0.0], np.cumsum(-z)])
+    best = prefix.max()
+    # share of comment-like lines (z > 0) in scored[:j]
+    positive = np.concatenate([[0.0], np.cumsum(z > 0)])
+    own = np.asarray(dense, dtype=float)[:, : len(REGION_FEATURES)]
+    gaps = [ln.gap_before for ln in lines]
+    w = C.CUT_WINDOW
+    js = np.arange(1, m)
+    shifts = (-prefix[m] + prefix[js] * m / js) / (m - js) * np.sqrt(js * (m - js) / m) if m > 1 else np.zeros(1)
+    best_shift = float(np.max(shifts, initial=0.0)) / 8  # the clearest comment section anywhere on the page
+    rows = []
+    for c in cands:
+        j = bisect.bisect_left(positions, c)
+        g = gaps[c] if c < n else -1
+        art_gaps, com_gaps = gaps[1:c], gaps[c + 1 :]
+        prev, cur = (lines[c - 1] if c else None), (lines[c] if c < n else None)
+        nxt = lines[c + 1] if c + 1 < n else None
+        art_mean = sum(min(x, 2) for x in art_gaps) / (2 * len(art_gaps)) if art_gaps else 0.0
+        com_mean = sum(min(x, 2) for x in com_gaps) / (2 * len(com_gaps)) if com_gaps else 0.0
+        after = own[j : j + w].mean(axis=0) if j < m else np.zeros(own.shape[1])
+        before = own[max(0, j - w) : j].mean(axis=0) if j else np.zeros(own.shape[1])
+        # mean log-odds on each side (their difference, weighted like a two-sample t statistic,
+        # is ``shifts``: a mean shift shows the cut even where per-line scores are poorly calibrated)
+        mean_art = -prefix[j] / j if j else 0.0
+        mean_com = (prefix[j] - prefix[m]) / (m - j) if j < m else 0.0
+        # a good cut leaves two homogeneous sides: the lines next to it look like the
+        # rest of their own side (layout and style), not like the other side
+        head_gaps, rest_gaps = com_gaps[:w], com_gaps[w:]
+        tail_gaps, early_gaps = art_gaps[-w:], art_gaps[:-w]
+        homogeneity = [
+            _mean_diff(z[j : j + w], z[j + w :]),
+            _mean_diff(z[max(0, j - w) : j], z[: max(0, j - w)]),
+            abs(_mean_diff([min(x, 2) for x in head_gaps], [min(x, 2) for x in rest_gaps])),
+            abs(_mean_diff([min(x, 2) for x in tail_gaps], [min(x, 2) for x in early_gaps])),
+        ]
+        row = [
+            max(prefix[j] - best, -C.CUT_MARGIN_CLIP) / 10,
+            mean_art / 4,
+            mean_com / 4,
+            shifts[j - 1] / 8 if 0 < j < m else 0.0,
+            positive[j] / j if j else 0.0,
+            (positive[m] - positive[j]) / (m - j) if j < m else 0.0,
+            best_shift if j == m else 0.0,
+            float(j == 1),
+            z[j] / 4 if j < m else 0.0,
+            z[j - 1] / 4 if j else 0.0,
+            float(j == 0),
+            float(j == m),
+            float(c >= n),
+            float(c == limit < n),
+            math.log1p(j) / 3,
+            math.log1p(m - j) / 3,
+            float(g == 0),
+            float(g == 1),
+            float(g == 2),
+            float(g >= 3),
+            float(bool(art_gaps) and g > max(art_gaps)),
+            sum(x < g for x in art_gaps) / len(art_gaps) if art_gaps else 0.0,
+            art_mean,
+            com_mean,
+            abs(art_mean - com_mean),
+            float(prev is not None and prev.kind == R.BOILERPLATE),
+            float(prev is not None and prev.kind == FOREIGN),
+            float(prev is not None and prev.kind in (TITLE, R.CAPS)),
+            float(cur is not None and cur.kind == R.TEXT and len(cur.text.split()) < C.MIN_SCORED_WORDS),
+            float(cur is not None and cur.kind in (R.COLON_NAME, R.CAPS, TITLE)),
+            float(cur is not None and author_candidate(cur, nxt)),
+        ]
+        rows.append(row + homogeneity + list(after - before))
+    return cands, np.asarray(rows)
+
+
+def _mean_diff(a, b) -> float:
+    """mean(a) - mean(b) scaled to about [-1, 1]; 0 when either side is empty."""
+    return (float(np.mean(a)) - float(np.mean(b))) / 4 if len(a) and len(b) else 0.0
+
+
+def find_boundary(lines: list[Line]) -> int:
+    """Index of the first line of the comment section (len(lines) when there is none).
+
+    The article is a prefix of the page, so this is one decision per page: the cut
+    model ranks every candidate cut on the changepoint score of the region model's
+    per-line log-odds plus the layout and style change at the cut."""
+    limit = comment_marker_limit(lines)
+    if limit < len(lines) and lines[limit].kind == R.HEADER:
+        return limit
+    scored = scored_lines(lines, limit)
+    if not scored:
+        return limit
+    models = load_models()
+    dense, word_sets = region_matrix(lines, scored)
+    cands, rows = cut_matrix(lines, limit, scored, dense, models["region"].logits(dense, word_sets))
+    # The cut model gives a posterior over the candidate cuts.  A comment left inside the
+    # article is far worse than an article paragraph taken for a comment, so the cut is
+    # not the most likely one but the Bayes decision under an asymmetric linear loss
+    # (LEAK_COST per comment line put in the article, 1 per article line lost): the
+    # 1/(1 + LEAK_COST) quantile of the posterior.
+    scores = models["cut"].logits(rows)
+    cdf = np.cumsum(np.exp(scores - scores.max()))
+    return cands[int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))]
+
+
+def author_candidate(line: Line, nxt: Line | None) -> bool:
+    """A short text line glued to a comment (or its timestamp) below: maybe a name."""
+    if line.kind not in (R.TEXT, R.CAPS, FOREIGN, TITLE) or nxt is None or line.gap_after != 0:
+        return False
+    if nxt.kind not in (R.TEXT, R.CAPS, FOREIGN, R.TIMESTAMP, R.ACTION):
+        return False
+    return len(line.text.split()) <= C.AUTHOR_CANDIDATE_MAX_WORDS and len(line.text) <= C.AUTHOR_CANDIDATE_MAX_CHARS
+
+
+def _is_author_line(line: Line, nxt: Line | None) -> bool:
+    """An author candidate that the author model calls a name."""
+    return author_candidate(line, nxt) and bool(load_models()["author"].proba([author_features(line, nxt)])[0] > 0.5)
+
+
+def _article_part(lines: list[Line], doc: Document) -> None:
+    for line in lines:
+        if line.kind == TITLE and doc.title is None:
+            doc.title = line.text
+        elif line.kind in (R.BOILERPLATE, R.CAPS):
+            doc.boilerplate.append(line.text)
+        elif line.kind == FOREIGN:
+            doc.translations.append(Translation(lang=script_language(line.text) or "und", text=line.text))
+        elif line.kind not in R.STRUCTURAL:
+            doc.article.append(line.text)
+
+
+def _comment_part(lines: list[Line], doc: Document) -> None:
+    author: str | None = None
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if line.kind in R.STRUCTURAL:
+            continue
+        if line.kind == R.BOILERPLATE:
+            doc.boilerplate.append(line.text)
+        elif line.kind in (R.BYLINE, R.COLON_NAME):
+            author = line.author
+        elif _is_author_line(line, nxt):
+            author = line.text
+        else:
+            doc.comments.append(Comment(id=f"c{len(doc.comments) + 1}", text=line.text, author=author))
+            author = None
+
+
+def extract_text(text: str, doc: Document) -> Document:
+    """Fill ``doc`` from a plain-text or Markdown body."""
+    lines = split_lines(text)
+    _take_metadata_prefix(lines, doc)
+    tag_lines(lines, has_title=doc.title is not None)
+    boundary = find_boundary(lines)
+    article, comments = lines[:boundary], lines[boundary:]
+    if not any(ln.kind in (R.TEXT, FOREIGN) for ln in article):
+        # a lone title-like first line above comments is a comment, not a title
+        comments = [ln for ln in article if ln.kind == TITLE] + comments
+        article = [ln for ln in article if ln.kind != TITLE]
+        for ln in comments:
+            if ln.kind == TITLE:
+                ln.kind = R.TEXT
+    _article_part(article, doc)
+    _comment_part(comments, doc)
+    return doc

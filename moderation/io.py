@@ -1,0 +1,440 @@
+"""Streaming readers and chunk writers for comment tables and page dumps.
+
+Readers turn an input (JSONL, CSV/TSV, Parquet, page dumps or folders of them, ``-``
+for stdin) into a stream of :class:`Row` records, one per input record, good or
+bad: a bad row carries a rejection ``reason`` instead of failing the run. Only
+problems that make a whole input unusable (missing file, unknown field) raise
+:class:`~moderation.errors.InputError`.
+
+Writers write one chunk of output records to one file; ``concat_chunks`` joins the
+chunks into the final file. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from moderation.errors import InputError
+from moderation.types import MAX_CHARS
+
+STDIN = "-"
+TABLE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+#: In a folder, these are page dumps; tables are read by TABLE_FORMATS except ambiguous .json.
+PAGE_SUFFIXES = {"", ".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml"}
+#: Fields every page comment carries, so the output says where the comment came from.
+PAGE_FIELDS = ("source", "author", "position", "title")
+#: Output keys owned by the scorer; kept input fields may not shadow them.
+RESERVED = ("id", "scores", "labels", "model", "truncated")
+#: How many JSON objects may lack the text field before we call the field unknown.
+FIELD_LOOKAHEAD = 1000
+#: A CSV field larger than this is a malformed row (protects memory), not a long comment.
+CSV_FIELD_LIMIT = 64 * MAX_CHARS
+PARQUET_BATCH_ROWS = 1024
+
+csv.field_size_limit(CSV_FIELD_LIMIT)
+
+
+@dataclass
+class Row:
+    """One input record: text to score, or the reason it was rejected."""
+
+    source: str
+    line: int  # physical line for text formats, 1-based row for Parquet, position for pages
+    id: Any
+    text: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    truncated: bool = False
+
+    def error_record(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
+
+
+@dataclass
+class Fields:
+    """Which input fields to read: the text, the id and any fields copied to the output."""
+
+    text: str = "text"
+    id: str | None = None  # None: use "id" when present, else the row number
+    keep: tuple[str, ...] = ()
+
+    @property
+    def id_name(self) -> str:
+        return self.id or "id"
+
+    @property
+    def required(self) -> list[str]:
+        """Fields that must exist in the input (an explicit id field included)."""
+        return [self.text, *self.keep] + ([self.id] if self.id else [])
+
+    def check(self, available: Iterable[str], where: str) -> None:
+        """Fail with one line naming the field and the available ones."""
+        available = list(available)
+        for name in self.required:
+            if name not in available:
+                raise InputError(f"{where}: unknown field {name!r} (available: {', '.join(map(str, available)) or 'none'})")
+
+
+def input_kind(path: str) -> str:
+    """"jsonl", "csv", "tsv", "parquet", "stdin" or "page", from the file name alone."""
+    if path == STDIN:
+        return "stdin"
+    name = path[:-3] if path.endswith(".gz") else path
+    return TABLE_FORMATS.get(Path(name).suffix.lower(), "page")
+
+
+def _in_folder(path: Path) -> bool:
+    """Which files of a folder to read: page dumps and comment tables, not stray .json etc."""
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    suffix = Path(name).suffix.lower()
+    return suffix in PAGE_SUFFIXES or (suffix in TABLE_FORMATS and suffix != ".json")
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Folders become their page and table files (sorted, hidden skipped); missing files fail early."""
+    paths: list[str] = []
+    for spec in inputs:
+        if spec == STDIN:
+            paths.append(spec)
+            continue
+        p = Path(spec)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and _in_folder(f) and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not files:
+                raise InputError(f"{spec}: folder has no page dumps or comment tables")
+            paths += [str(f) for f in files]
+        elif not p.exists():
+            raise InputError(f"{spec}: no such file")
+        elif not os.access(p, os.R_OK):
+            raise InputError(f"{spec}: permission denied")
+        else:
+            paths.append(spec)
+    return paths
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    try:
+        return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
+
+
+def _row(source: str, line: int, obj: dict[str, Any], fields: Fields, row_number: int) -> Row:
+    """Validate one parsed record: id (default: row number), text and kept fields."""
+    id_ = obj.get(fields.id_name)
+    row = Row(source, line, row_number if id_ in (None, "") else id_, fields={k: obj.get(k) for k in fields.keep})
+    text = obj.get(fields.text)
+    if text is None:
+        row.reason = f"missing text field {fields.text!r}"
+    elif not isinstance(text, str):
+        row.reason = f"text field {fields.text!r} is {type(text).__name__}, not a string"
+    elif not text.strip():
+        row.reason = "empty text"
+    else:
+        row.truncated = len(text) > MAX_CHARS
+        row.text = text[:MAX_CHARS]
+    return row
+
+
+def _decode(raw: bytes) -> tuple[str, str | None]:
+    """Strict UTF-8; on failure the row is rejected (lenient text is kept only for parsing on)."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte {exc.start} of the row"
+
+
+def read_jsonl(lines: Iterable[bytes], source: str, fields: Fields) -> Iterator[Row]:
+    """One JSON object per line; blank lines are skipped, bad lines become rejected rows.
+
+    A field is unknown only if none of the first objects has it (one row lacking the
+    text is a rejected row, not a usage error), so rows are held back until then.
+    """
+    pending: list[Row] | None = []
+    keys: dict[str, None] = {}  # ordered set of the keys seen while checking
+    objects = 0
+    for line_no, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        text, reason = _decode(raw)
+        obj = None
+        if not reason:
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
+            else:
+                if not isinstance(obj, dict):
+                    reason = f"not a JSON object but {type(obj).__name__}"
+        row = Row(source, line_no, line_no, reason=reason) if reason else _row(source, line_no, obj, fields, line_no)
+        if pending is None:
+            yield row
+            continue
+        pending.append(row)
+        if not reason:
+            objects += 1
+            keys.update(dict.fromkeys(obj))
+        if all(name in keys for name in fields.required):
+            yield from pending
+            pending = None
+        elif objects >= FIELD_LOOKAHEAD:
+            fields.check(keys, source)
+    if pending is not None:
+        if objects:
+            fields.check(keys, source)
+        yield from pending
+
+
+def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str) -> Iterator[Row]:
+    """CSV/TSV with a header row; a row spanning lines is rejected if any of them is not UTF-8."""
+    bad_lines: dict[int, str] = {}
+
+    def decoded() -> Iterator[str]:
+        for n, raw in enumerate(lines, 1):
+            text, bad = _decode(raw)
+            if bad:
+                bad_lines[n] = bad
+            yield text
+
+    reader = csv.reader(decoded(), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InputError(f"{source}: malformed CSV header ({exc})") from None
+    fields.check(header, source)
+    row_number = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            row_number += 1
+            yield Row(source, start, row_number, reason=f"malformed CSV row: {exc}")
+            continue
+        if not values:
+            continue  # blank line
+        row_number += 1
+        bad = next((bad_lines.pop(n) for n in range(start, reader.line_num + 1) if n in bad_lines), None)
+        if bad:
+            yield Row(source, start, row_number, reason=bad)
+        elif len(values) != len(header):
+            yield Row(source, start, row_number, reason=f"malformed CSV row: {len(values)} fields, header has {len(header)}")
+        else:
+            yield _row(source, start, dict(zip(header, values)), fields, row_number)
+
+
+def read_parquet(path: str, fields: Fields) -> Iterator[Row]:
+    """Parquet, read batch by batch (only the needed columns); binary text must be UTF-8."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise InputError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    names = pf.schema_arrow.names
+    fields.check(names, path)
+    columns = list(dict.fromkeys([fields.text, *fields.keep] + ([fields.id_name] if fields.id_name in names else [])))
+    row_number = 0
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+        for obj in batch.to_pylist():
+            row_number += 1
+            if isinstance(obj.get(fields.text), bytes):
+                text, bad = _decode(obj[fields.text])
+                if bad:
+                    yield Row(path, row_number, obj.get(fields.id_name, row_number), reason=bad)
+                    continue
+                obj[fields.text] = text
+            yield _row(path, row_number, obj, fields, row_number)
+
+
+def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
+    """Extract a page dump and yield each comment with its page, author, position and title."""
+    from moderation.extract import decode_bytes, extract_page, extract_path
+
+    try:
+        doc = extract_path(path) if data is None else extract_page(decode_bytes(data, "stdin")[0], source="stdin")
+    except InputError as exc:
+        yield Row(path, 0, None, reason=str(exc))
+        return
+    except Exception as exc:  # one page the extractor cannot handle must not stop a batch run
+        yield Row(path, 0, None, reason=f"extraction failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return
+    for position, comment in enumerate(doc.comments, 1):
+        meta = {"source": doc.source or path, "author": comment.author, "position": position, "title": doc.title}
+        row = _row(path, position, {"id": comment.id, "text": comment.text}, Fields(), position)
+        row.fields = meta
+        yield row
+
+
+def _sniff_stdin(first: bytes) -> str:
+    head = first.lstrip()
+    if head.startswith(b"{"):
+        return "jsonl"
+    if head.startswith(b"<"):
+        return "page"
+    return "tsv" if b"\t" in first and b"," not in first else "csv"
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    with _open_binary(path) as fh:
+        yield from fh
+
+
+def read_input(path: str, fields: Fields) -> Iterator[Row]:
+    """All rows of one input, in order. Unknown fields fail here, before the first row."""
+    kind = input_kind(path)
+    if kind == "parquet":
+        rows = read_parquet(path, fields)
+    elif kind == "page":
+        rows = read_pages(path)
+    else:
+        if kind == "stdin":
+            stream: Iterator[bytes] = iter(sys.stdin.buffer)
+            first = next(stream, b"")
+            kind = _sniff_stdin(first)
+            if kind == "page":
+                return read_pages(STDIN, first + b"".join(stream))
+            lines: Iterator[bytes] = itertools.chain([first], stream)
+        else:
+            lines = _lines(path)
+        rows = read_jsonl(lines, path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
+    first_row = next(rows, None)
+    return itertools.chain([first_row] if first_row else [], rows)
+
+
+def check_inputs(paths: Sequence[str], fields: Fields) -> None:
+    """Open every table input and check its fields, so mistakes fail before any work."""
+    for path in paths:
+        if input_kind(path) not in ("stdin", "page"):
+            read_input(path, fields)
+
+
+def estimate_rows(paths: Sequence[str]) -> int | None:
+    """Rough total for a progress bar: lines of text tables, Parquet row counts; None if unknown."""
+    total = 0
+    for path in paths:
+        kind = input_kind(path)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            total += pq.ParquetFile(path).metadata.num_rows
+        elif kind in ("jsonl", "csv", "tsv") and not path.endswith(".gz"):
+            with open(path, "rb") as fh:
+                total += sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - (kind != "jsonl")
+        else:
+            return None
+    return total
+
+
+def read_inputs(paths: Sequence[str], fields: Fields) -> Iterator[Row]:
+    """Rows of several inputs, one after another."""
+    return itertools.chain.from_iterable(read_input(p, fields) for p in paths)
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def output_format(path: str, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in OUTPUT_FORMATS:
+            raise InputError(f"unknown output format {fmt!r} (use {', '.join(OUTPUT_FORMATS)})")
+        return fmt
+    kind = TABLE_FORMATS.get(Path(path).suffix.lower())
+    if kind not in OUTPUT_FORMATS:
+        raise InputError(f"cannot tell the output format from {path!r}: use --format {'|'.join(OUTPUT_FORMATS)}")
+    return kind
+
+
+def _as_text(value: Any) -> str | None:
+    """Ids and kept fields are text in CSV/Parquet, so every chunk has the same schema."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+
+
+@dataclass
+class Columns:
+    """The fixed column layout of table outputs (CSV, Parquet)."""
+
+    labels: Sequence[str]
+    extra: Sequence[str]  # kept fields, then page fields
+
+    def flat(self, record: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {"id": _as_text(record["id"])}
+        row.update({f"scores.{l}": record["scores"][l] for l in self.labels})
+        row["labels"] = record["labels"]
+        row["model"] = record["model"]
+        row.update({k: record.get(k) if k == "position" else _as_text(record.get(k)) for k in self.extra})
+        row["truncated"] = bool(record.get("truncated", False))
+        return row
+
+    def names(self) -> list[str]:
+        return ["id", *(f"scores.{l}" for l in self.labels), "labels", "model", *self.extra, "truncated"]
+
+    def arrow_schema(self) -> Any:
+        import pyarrow as pa
+
+        cols = [pa.field("id", pa.string()), pa.field("scores", pa.struct([pa.field(l, pa.float64()) for l in self.labels])),
+                pa.field("labels", pa.list_(pa.string())), pa.field("model", pa.string())]
+        cols += [pa.field(k, pa.int64() if k == "position" else pa.string()) for k in self.extra]
+        return pa.schema(cols + [pa.field("truncated", pa.bool_())])
+
+
+def write_chunk(path: Path, records: Sequence[dict[str, Any]], fmt: str, columns: Columns, header: bool) -> None:
+    """Write one chunk of output records to ``path`` (the caller makes it visible atomically)."""
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = []
+        for r in records:
+            flat = columns.flat(r)
+            flat["scores"] = {l: flat.pop(f"scores.{l}") for l in columns.labels}
+            rows.append(flat)
+        pq.write_table(pa.Table.from_pylist(rows, schema=columns.arrow_schema()), path)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        if fmt == "jsonl":
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        else:
+            flat = [columns.flat(r) for r in records]
+            for row in flat:
+                row["labels"] = ";".join(row["labels"])
+            writer = csv.DictWriter(fh, fieldnames=columns.names())
+            if header:
+                writer.writeheader()
+            writer.writerows(flat)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def concat_chunks(chunks: Sequence[Path], out: Path, fmt: str, columns: Columns) -> None:
+    """Join chunk files into ``out`` (streaming: Parquet via ParquetWriter, text by bytes)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(out, columns.arrow_schema()) as writer:
+            for chunk in chunks:
+                writer.write_table(pq.read_table(chunk, schema=columns.arrow_schema()))
+        return
+    with open(out, "wb") as dst:
+        for chunk in chunks:
+            with open(chunk, "rb") as src:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+        dst.flush()
+        os.fsync(dst.fileno())

@@ -1,0 +1,213 @@
+"""The classifier: a transformer encoder, mean pooling and one sigmoid head per label.
+
+``Moderator`` is the runtime object tools use: ``load``, ``save``, ``predict_proba``
+and the ``score*`` helpers. Training lives in :mod:`training` and only produces
+directories that ``Moderator.load`` reads.
+
+A model directory holds ``config.json`` + tokenizer files (standard transformers
+layout for the encoder), ``model.safetensors`` (encoder and head, fp16 on disk) and
+``moderation.json`` (labels, calibration, thresholds, version and provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from moderation.errors import ModelError
+from moderation.labels import LABELS
+from moderation.types import MAX_CHARS, Document, Scores
+
+META_FILE = "moderation.json"
+WEIGHTS_FILE = "model.safetensors"
+MODELS_DIR_ENV = "MODERATION_MODELS_DIR"
+
+
+def default_models_dir() -> Path:
+    env = os.environ.get(MODELS_DIR_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def default_model_path() -> Path:
+    return default_models_dir() / "default"
+
+
+class MultiLabelHead(nn.Module):
+    """Encoder + attention-masked mean pooling + a linear layer giving one logit per label."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kw: Any) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+        return self.classifier(self.dropout(pooled))
+
+    def grow_labels(self, extra: int) -> None:
+        """Append ``extra`` freshly initialised outputs (used when adding a label)."""
+        old = self.classifier
+        new = nn.Linear(old.in_features, old.out_features + extra)
+        with torch.no_grad():
+            new.weight[: old.out_features] = old.weight
+            new.bias[: old.out_features] = old.bias
+        self.classifier = new
+
+
+def calibrate(logits: np.ndarray, calibration: dict[str, list[float]], labels: Sequence[str]) -> np.ndarray:
+    """Platt scaling per label: p = sigmoid(a * logit + b)."""
+    a = np.array([calibration.get(l, [1.0, 0.0])[0] for l in labels], dtype=np.float64)
+    b = np.array([calibration.get(l, [1.0, 0.0])[1] for l in labels], dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(logits.astype(np.float64) * a + b)))
+
+
+class Moderator:
+    """Scores comments for hostility, misinformation and finer attributes.
+
+    Thread safety: ``predict_proba`` and the ``score*`` methods may be called from
+    several threads; forward passes are serialised by an internal lock (torch already
+    uses all cores for one batch, so parallel forwards would only contend).
+    """
+
+    def __init__(self, net: MultiLabelHead, tokenizer: Any, meta: dict[str, Any]):
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.labels: list[str] = list(meta["labels"])
+        self.thresholds: dict[str, float] = {l: float(meta.get("thresholds", {}).get(l, 0.5)) for l in self.labels}
+        self.calibration: dict[str, list[float]] = meta.get("calibration", {})
+        self.max_length: int = int(meta.get("max_length", 128))
+        self.batch_size: int = 64
+        self._lock = threading.Lock()
+
+    # --- persistence ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"{self.meta.get('name', 'moderation')}@{self.meta.get('version', '0')}"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> "Moderator":
+        """Load a model directory; with no argument, the shipped default model."""
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        path = model_dir(path)
+        try:
+            meta = json.loads((path / META_FILE).read_text())
+            config = AutoConfig.from_pretrained(path)
+            encoder = AutoModel.from_config(config)
+            net = MultiLabelHead(encoder, len(meta["labels"]))
+            state = {k: v.float() for k, v in load_file(path / WEIGHTS_FILE).items()}
+            net.load_state_dict(state)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from exc
+        return cls(net, tokenizer, meta)
+
+    def save(self, path: str | os.PathLike, fp16: bool = True) -> Path:
+        """Write a self-contained model directory (fp16 weights keep it small)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, path / WEIGHTS_FILE)
+        self.net.encoder.config.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        meta = dict(self.meta, labels=self.labels, thresholds=self.thresholds, calibration=self.calibration, max_length=self.max_length)
+        (path / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        return path
+
+    # --- inference -----------------------------------------------------------------------
+
+    def logits(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Raw logits, shape (n, labels). Batches are length-sorted to minimise padding."""
+        batch_size = batch_size or self.batch_size
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                idx = order[start : start + batch_size]
+                enc = self.tokenizer(
+                    [texts[i][:MAX_CHARS] for i in idx],
+                    truncation=True,
+                    max_length=self.max_length,
+                    padding=True,
+                    return_tensors="np",
+                )
+                out[idx] = self._forward(enc["input_ids"], enc["attention_mask"])
+        return out
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """One padded batch to logits; the only step that differs between backends."""
+        return self.net(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).float().numpy()
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape (n, labels), columns in ``self.labels`` order."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)))
+        return calibrate(self.logits(texts, batch_size), self.calibration, self.labels)
+
+    def _to_scores(self, probs: np.ndarray, ids: Sequence[str | None], texts: Sequence[str]) -> list[Scores]:
+        results = []
+        for row, id_, text in zip(probs, ids, texts):
+            scores = {l: round(float(p), 4) for l, p in zip(self.labels, row)}
+            flagged = [l for l in self.labels if scores[l] >= self.thresholds[l]]
+            results.append(Scores(scores=scores, labels=flagged, model=self.name, id=id_, truncated=len(text) > MAX_CHARS))
+        return results
+
+    def score(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[Scores]:
+        """Score a list of texts; results keep input order."""
+        ids = list(ids) if ids is not None else [None] * len(texts)
+        return self._to_scores(self.predict_proba(texts), ids, texts)
+
+    def score_one(self, text: str) -> Scores:
+        return self.score([text])[0]
+
+    def stream(self, texts: Iterable[str], batch_size: int = 256) -> Iterator[Scores]:
+        """Score an iterable lazily, ``batch_size`` texts at a time."""
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) >= batch_size:
+                yield from self.score(batch)
+                batch = []
+        if batch:
+            yield from self.score(batch)
+
+    def score_page(self, text_or_html: str, source: str | None = None) -> tuple[Document, list[Scores]]:
+        """Extract a page dump and score its comments (the article is context only)."""
+        from moderation.extract import extract_page
+
+        doc = extract_page(text_or_html, source=source)
+        scores = self.score([c.text for c in doc.comments], ids=[c.id for c in doc.comments])
+        return doc, scores
+
+
+def model_dir(path: str | os.PathLike | None = None) -> Path:
+    """The model directory to load (default model, registry pointers followed); fails if absent."""
+    path = Path(path) if path is not None else default_model_path()
+    if path.is_symlink() or (path / "CURRENT").is_file():
+        path = resolve_pointer(path)
+    if not (path / META_FILE).is_file():
+        raise ModelError(f"no model at {path}: {META_FILE} not found")
+    return path
+
+
+def resolve_pointer(path: Path) -> Path:
+    """Follow a registry pointer: a symlink, or a directory holding a CURRENT file."""
+    if path.is_symlink():
+        return path.resolve()
+    return path.parent / (path / "CURRENT").read_text().strip()

@@ -1,0 +1,113 @@
+"""A folder of immutable, versioned model directories with a ``default`` pointer.
+
+``default`` is a relative symlink that :func:`promote` and :func:`rollback` swap with one
+atomic ``rename``: a crash mid-promotion leaves either the old or the new target, never
+a broken pointer. Every switch is appended to ``history.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from moderation.errors import ModelError
+from moderation.model import META_FILE, default_models_dir
+
+POINTER = "default"
+HISTORY = "history.jsonl"
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    path: Path
+    meta: dict[str, Any]
+    is_default: bool
+
+    @property
+    def version(self) -> str:
+        return f"{self.meta.get('name', '?')}@{self.meta.get('version', '?')}"
+
+
+class Registry:
+    """Operations on one models folder (``--models-dir`` or ``$MODERATION_MODELS_DIR``)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_models_dir()
+
+    def _default_target(self) -> str | None:
+        pointer = self.root / POINTER
+        return os.readlink(pointer) if pointer.is_symlink() else None
+
+    def list(self) -> list[ModelInfo]:
+        if not self.root.is_dir():
+            raise ModelError(f"models folder not found: {self.root}")
+        current = self._default_target()
+        infos = []
+        for path in sorted(self.root.iterdir()):
+            if path.name == POINTER or path.is_symlink() or not (path / META_FILE).is_file():
+                continue
+            meta = json.loads((path / META_FILE).read_text())
+            infos.append(ModelInfo(path.name, path, meta, path.name == current))
+        return infos
+
+    def get(self, name: str) -> ModelInfo:
+        if name == POINTER:
+            name = self._default_target() or ""
+        path = self.root / name
+        if not (path / META_FILE).is_file():
+            known = ", ".join(i.name for i in self.list()) or "none"
+            raise ModelError(f"no model {name!r} in {self.root} (known: {known})")
+        return ModelInfo(name, path, json.loads((path / META_FILE).read_text()), name == self._default_target())
+
+    def _switch(self, name: str, action: str, extra: dict[str, Any] | None = None) -> None:
+        pointer = self.root / POINTER
+        if pointer.exists() and not pointer.is_symlink():
+            raise ModelError(f"{pointer} is a directory, not a pointer; move it into a versioned folder first")
+        previous = self._default_target()
+        tmp = self.root / f".{POINTER}.tmp"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(name, tmp)  # relative, so the folder can be moved or cloned
+        os.replace(tmp, pointer)
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "from": previous, "to": name}
+        record.update(extra or {})
+        with open(self.root / HISTORY, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def promote(self, name: str, force: bool = False) -> ModelInfo:
+        """Make ``name`` the default; refused if its regression gate failed, unless forced."""
+        info = self.get(name)
+        gate = info.meta.get("regression_gate", {})
+        if gate.get("passed") is False and not force:
+            raise ModelError(f"{name} failed its regression gate ({gate.get('summary', 'see metadata')}); use --force to promote anyway")
+        self._switch(name, "promote", {"forced": bool(force and gate.get("passed") is False)})
+        return self.get(name)
+
+    def rollback(self) -> ModelInfo:
+        """Point ``default`` back at the model it pointed to before the last switch."""
+        history = self.history()
+        current = self._default_target()
+        for record in reversed(history):
+            if record["to"] == current and record.get("from"):
+                self._switch(record["from"], "rollback")
+                return self.get(record["from"])
+        raise ModelError("nothing to roll back to: no earlier default in history.jsonl")
+
+    def history(self) -> list[dict[str, Any]]:
+        path = self.root / HISTORY
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def freeze(path: Path) -> None:
+    """Make a saved model directory read-only: registered versions are immutable."""
+    for file in path.rglob("*"):
+        if file.is_file():
+            file.chmod(file.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

@@ -1,0 +1,100 @@
+"""Service configuration: one dataclass, built by the CLI, passed to worker processes as JSON.
+
+Secrets are never stored here, only the *names* of the environment variables that hold
+them, so settings can be logged and handed to uvicorn workers without leaking keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from moderation.labels import LABELS
+
+#: Environment variable through which ``moderation serve`` hands settings to uvicorn workers.
+SETTINGS_ENV = "MODERATION_SERVICE_SETTINGS"
+DEFAULT_API_KEY_ENV = "MODERATION_API_KEY"
+DEFAULT_CORAL_SECRET_ENV = "MODERATION_CORAL_SECRET"
+#: Comment statuses Coral accepts from an external moderation phase.
+CORAL_STATUSES = ("NONE", "APPROVED", "PREMOD", "REJECTED", "SYSTEM_WITHHELD")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass
+class Settings:
+    """Everything ``create_app`` needs; defaults suit one 2-core machine."""
+
+    model_dir: str | None = None  # None: the shipped default model (models/default)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    api_key_env: str = DEFAULT_API_KEY_ENV  # if this variable is set, every scoring call needs the key
+    coral_secret_env: str = DEFAULT_CORAL_SECRET_ENV
+    max_body_bytes: int = 1_000_000
+    max_comments: int = 256  # per request; must fit in the queue
+    queue_size: int = 2048  # comments waiting for a forward pass, across all requests
+    max_batch: int = 64  # comments per forward pass
+    max_wait_ms: float = 5.0  # how long the first queued comment waits for company
+    timeout_s: float = 30.0  # per request, queueing included
+    thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the model's own
+    coral_thresholds: dict[str, float] = field(default_factory=lambda: {"hostility": 0.8})
+    coral_status: str = "SYSTEM_WITHHELD"
+    languages: list[str] = field(default_factory=lambda: ["en"])  # what the Perspective endpoint accepts
+    feedback_dir: str = "feedback"
+    log_text: bool = False
+    log_level: str = "info"
+    torch_threads: int | None = None  # None: torch's default (all cores)
+
+    def validate(self) -> "Settings":
+        """Raise ValueError on settings that cannot work together."""
+        for name in ("max_body_bytes", "max_comments", "queue_size", "max_batch", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_comments > self.queue_size:
+            raise ValueError(f"max_comments ({self.max_comments}) must not exceed queue_size ({self.queue_size})")
+        if self.timeout_s <= 0 or self.max_wait_ms < 0:
+            raise ValueError("timeout_s must be positive and max_wait_ms not negative")
+        if self.coral_status not in CORAL_STATUSES:
+            raise ValueError(f"coral_status must be one of {', '.join(CORAL_STATUSES)}, not {self.coral_status!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        for table in (self.thresholds, self.coral_thresholds):
+            unknown = sorted(set(table) - set(LABELS))
+            if unknown:
+                raise ValueError(f"unknown label(s) {', '.join(unknown)}; known: {', '.join(LABELS)}")
+        return self
+
+    def secret(self, env_name: str) -> str | None:
+        """The value of a secret-holding variable; empty counts as unset."""
+        return os.environ.get(env_name) or None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def parse_label_values(items: list[str]) -> dict[str, float]:
+        """``["hostility=0.8", ...]`` (CLI syntax) -> ``{"hostility": 0.8}``; ValueError names the bad item."""
+        out: dict[str, float] = {}
+        for item in items:
+            label, sep, value = item.partition("=")
+            try:
+                out[label.strip()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep:
+                raise ValueError(f"expected LABEL=NUMBER, got {item!r}")
+        return out
+
+    @classmethod
+    def from_json(cls, text: str) -> "Settings":
+        data: dict[str, Any] = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}).validate()
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Settings handed over by ``moderation serve``; defaults when run bare (``uvicorn --factory``)."""
+        text = os.environ.get(SETTINGS_ENV)
+        return cls.from_json(text) if text else cls().validate()

@@ -1,0 +1,132 @@
+"""Behaviour of the extraction building blocks on small hand-made pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation import extract_page
+from moderation.extract import detect_kind
+from moderation.extract.lines import Line
+from moderation.extract.rules import ACTION, BYLINE, HEADER, TIMESTAMP, tag_line
+from moderation.extract.script import script_language
+
+ARTICLE = (
+    "Health officials said on Tuesday that the new clinic would open next month in the city centre.\n"
+    "The ministry added that staff had been hired and that funding was confirmed by the council.\n"
+    "Officials said the clinic would serve about 4,000 patients a year, according to a statement.\n"
+)
+
+
+def kind_of(text: str) -> tuple[str, str | None]:
+    line = Line(index=0, text=text)
+    tag_line(line)
+    return line.kind, line.author
+
+
+@pytest.mark.parametrize("text", ["Comments", "32 Comments", "Join the conversation", "READER COMMENTS", "Comments (12)"])
+def test_section_headers(text: str) -> None:
+    assert kind_of(text)[0] == HEADER
+
+
+@pytest.mark.parametrize("text", ["3 hours ago", "Nov 2, 2023 4:15 pm", "Yesterday at 9:05 AM", "2023-11-02 16:15"])
+def test_timestamps(text: str) -> None:
+    assert kind_of(text)[0] == TIMESTAMP
+
+
+@pytest.mark.parametrize("text", ["Reply · 12 Likes", "Report abuse", "Load more comments", "Sort by Newest", "↑ 12 ↓ 3"])
+def test_action_lines(text: str) -> None:
+    assert kind_of(text)[0] == ACTION
+
+
+@pytest.mark.parametrize(
+    "text,name",
+    [("Jane Doe wrote on Nov 2, 2023:", "Jane Doe"), ("#12 skeptic_99", "skeptic_99"), ("Old Timer · 3 hours ago", "Old Timer")],
+)
+def test_bylines_name_the_author(text: str, name: str) -> None:
+    assert kind_of(text) == (BYLINE, name)
+
+
+def test_sentences_ending_in_colon_are_not_authors() -> None:
+    assert kind_of("Here is what we know:")[0] != BYLINE
+
+
+def test_script_languages() -> None:
+    assert script_language("据熟悉谈判的消息人士告诉CNN") == "zh"
+    assert script_language("Привет, как дела у всех сегодня") == "ru"
+    assert script_language("مرحبا بالعالم اليوم") == "ar"
+    assert script_language("An English sentence with CNN in it.") is None
+
+
+def test_kind_detected_from_content_not_name() -> None:
+    assert detect_kind("<!DOCTYPE html><html><body><p>x</p></body></html>") == "html"
+    assert detect_kind("---\ntitle: x\n---\nBody") == "markdown"
+    assert detect_kind("Plain words about <b> tags.") == "text"
+    assert detect_kind("<div><p>One</p><p>Two</p></div>") == "html"
+    # one pasted comment full of tags does not make a plain-text dump HTML
+    dump = "Headline\n\nFirst paragraph here.\n\nSecond one.\n\n<p><span style=''>A comment</span></p>\n\nLast comment.\n"
+    assert detect_kind(dump) == "text"
+
+
+@pytest.mark.parametrize("text", ["Coronavirus Daily Digest: April 15, 2020", "Cases climbed to 9,000."])
+def test_date_or_figure_after_comma_is_not_a_byline(text: str) -> None:
+    line = Line(index=0, text=text)
+    tag_line(line)
+    assert line.kind != BYLINE
+
+
+def test_byline_with_time_after_comma() -> None:
+    line = Line(index=0, text="Jane Doe, 3 hours ago")
+    tag_line(line)
+    assert (line.kind, line.author) == (BYLINE, "Jane Doe")
+
+
+def test_page_with_header_metadata_and_actions() -> None:
+    page = ARTICLE + (
+        "\nAdvertisement\n\n32 Comments\nSort by Newest\n\nJane Doe\n3 hours ago\nThis is nonsense, I never trust these plans.\n"
+        "Reply · 4 Likes\n\nskeptic_99 wrote on Nov 2, 2023:\nWho pays for it? You and me, as always.\n\nLoad more comments\n"
+    )
+    doc = extract_page(page)
+    assert doc.article == ARTICLE.strip().split("\n")
+    assert doc.boilerplate == ["Advertisement"]
+    assert [(c.author, c.text) for c in doc.comments] == [
+        ("Jane Doe", "This is nonsense, I never trust these plans."),
+        ("skeptic_99", "Who pays for it? You and me, as always."),
+    ]
+
+
+def test_page_without_comments() -> None:
+    doc = extract_page(ARTICLE)
+    assert doc.comments == [] and len(doc.article) == 3
+
+
+def test_dump_of_only_comments() -> None:
+    page = "Worst idea ever, I can't believe you people fall for this!!\n\nWhy would anyone pay for that? lol\n\nYou are so right, thanks.\n"
+    doc = extract_page(page)
+    assert doc.article == [] and doc.title is None
+    assert [c.text for c in doc.comments] == [ln for ln in page.split("\n") if ln]
+
+
+def test_front_matter_dates_become_strings() -> None:
+    doc = extract_page("---\ndate: 2023-11-01\ntags: [a, b]\n---\n\n# A Title\n\n" + ARTICLE)
+    assert doc.metadata == {"date": "2023-11-01", "tags": ["a", "b"]}
+    assert doc.title == "A Title" and len(doc.article) == 3
+
+
+def test_html_disqus_and_schema_comments_stay_out_of_article() -> None:
+    body = "".join(f"<p>{line}</p>" for line in ARTICLE.strip().split("\n"))
+    html = (
+        "<!DOCTYPE html><html><head><title>Clinic opens</title></head><body><article><h1>Clinic opens</h1>"
+        f"{body}</article>"
+        "<div id='disqus_thread'><ul><li class='post'><span class='author'>Ann</span>"
+        "<div class='post-message'><p>Disqus comment about the clinic and its many patients.</p></div></li></ul></div>"
+        "<div itemprop='comment'><span itemprop='author'>Bob</span><div itemprop='text'>Schema comment on the clinic funding.</div></div>"
+        "</body></html>"
+    )
+    doc = extract_page(html)
+    assert [(c.id, c.author, c.text) for c in doc.comments] == [
+        ("c1", "Ann", "Disqus comment about the clinic and its many patients."),
+        ("c2", "Bob", "Schema comment on the clinic funding."),
+    ]
+    assert doc.title == "Clinic opens"
+    assert not any("comment" in p for p in doc.article)
+    assert any("Health officials said" in p for p in doc.article)

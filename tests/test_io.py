@@ -1,0 +1,221 @@
+"""Readers and writers of ``moderation score``: every input and output format, bad rows, fields."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from moderation.cli import app
+from moderation.errors import InputError
+from moderation.io import Fields, estimate_rows, expand_inputs, read_input
+from moderation.types import MAX_CHARS
+
+SEEDS = Path(__file__).parent / "fixtures" / "seeds"
+TEXTS = ["you are a complete idiot", "thanks for the thoughtful article", "the vote was rigged by billions in untraceable bills", "ok"]
+
+
+def rows_of(path: Path, **kw) -> list:
+    return list(read_input(str(path), Fields(**kw)))
+
+
+def write_jsonl(path: Path, objs: list) -> Path:
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return path
+
+
+def score(tiny_model_dir: Path, *args: str, input: bytes | None = None):
+    result = CliRunner().invoke(app, ["score", *args, "--model", str(tiny_model_dir), "--quiet"], input=input)
+    assert "Traceback" not in result.output
+    return result
+
+
+# --- readers -----------------------------------------------------------------------------
+
+
+def test_jsonl_rows_line_numbers_and_ids(tmp_path: Path) -> None:
+    p = tmp_path / "in.jsonl"
+    p.write_bytes(b'{"id": "a", "text": "one"}\n\n{"text": "two"}\n{"id": "", "text": "three"}\n')
+    rows = rows_of(p)
+    assert [(r.line, r.id, r.text) for r in rows] == [(1, "a", "one"), (3, 3, "two"), (4, 4, "three")]
+    assert all(r.reason is None for r in rows)
+
+
+def test_jsonl_bad_rows_become_reasons(tmp_path: Path) -> None:
+    p = tmp_path / "in.jsonl"
+    p.write_bytes(b'{"text": "fine"}\n{"text": "broken\n[1, 2]\n{"text": null}\n{"text": 3}\n{"text": "  "}\n{"text": "caf\xe9"}\n')
+    reasons = [r.reason for r in rows_of(p)]
+    assert reasons[0] is None
+    assert reasons[1].startswith("malformed JSON")
+    assert reasons[2] == "not a JSON object but list"
+    assert reasons[3] == "missing text field 'text'"
+    assert reasons[4] == "text field 'text' is int, not a string"
+    assert reasons[5] == "empty text"
+    assert reasons[6].startswith("invalid UTF-8")
+
+
+def test_long_text_is_truncated(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "in.jsonl", [{"text": "x" * (MAX_CHARS + 10)}, {"text": "short"}])
+    long, short = rows_of(p)
+    assert long.truncated and len(long.text) == MAX_CHARS
+    assert not short.truncated
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.csv", "in.parquet"])
+def test_unknown_field_names_field_and_available(tmp_path: Path, name: str) -> None:
+    p = tmp_path / name
+    if name.endswith(".jsonl"):
+        write_jsonl(p, [{"body": "x", "n": 1}])
+    elif name.endswith(".csv"):
+        p.write_text("body,n\nx,1\n")
+    else:
+        pq.write_table(pa.table({"body": ["x"], "n": [1]}), p)
+    with pytest.raises(InputError, match=r"unknown field 'text' \(available: body, n\)"):
+        rows_of(p)
+
+
+def test_jsonl_row_missing_text_is_not_an_unknown_field(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "in.jsonl", [{"other": 1}, {"text": "here"}])
+    assert [r.reason for r in rows_of(p)] == ["missing text field 'text'", None]
+
+
+def test_csv_malformed_rows_and_multiline_fields(tmp_path: Path) -> None:
+    p = tmp_path / "in.csv"
+    p.write_bytes(b'id,text\n1,plain\n2,"bad"quote\n3,"two\nlines"\n4,too,many\n5,caf\xe9\n6,last\n')
+    rows = rows_of(p)
+    assert [(r.line, r.id) for r in rows] == [(2, "1"), (3, 2), (4, "3"), (6, 4), (7, 5), (8, "6")]
+    assert rows[0].reason is None and rows[2].text == "two\nlines"
+    assert rows[1].reason.startswith("malformed CSV row")
+    assert rows[3].reason == "malformed CSV row: 3 fields, header has 2"
+    assert rows[4].reason.startswith("invalid UTF-8")
+    assert rows[5].reason is None
+
+
+def test_tsv_and_kept_fields(tmp_path: Path) -> None:
+    p = tmp_path / "in.tsv"
+    p.write_text("cid\tbody\tauthor\n7\thi, there\tann\n")
+    (row,) = rows_of(p, text="body", id="cid", keep=("author",))
+    assert (row.id, row.text, row.fields) == ("7", "hi, there", {"author": "ann"})
+
+
+def test_parquet_binary_text_must_be_utf8(tmp_path: Path) -> None:
+    p = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": pa.array([b"good", b"caf\xe9", None], pa.binary())}), p)
+    rows = rows_of(p)
+    assert rows[0].text == "good"
+    assert rows[1].reason.startswith("invalid UTF-8")
+    assert rows[2].reason == "missing text field 'text'"
+
+
+def test_pages_carry_source_author_position_title() -> None:
+    rows = rows_of(SEEDS / "000_81f09624bfe65d55.txt")
+    assert len(rows) > 5
+    assert [r.fields["position"] for r in rows] == list(range(1, len(rows) + 1))
+    assert set(rows[0].fields) == {"source", "author", "position", "title"}
+    assert rows[0].id == "c1"
+
+
+def test_expand_inputs(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ["d/b.html", "d/a.txt", "d/sub/c.jsonl", "d/.hidden", "d/gold.json", "d/logo.png"]:
+        (tmp_path / name).write_text("x")
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in expand_inputs([str(tmp_path / "d")])] == ["d/a.txt", "d/b.html", "d/sub/c.jsonl"]
+    with pytest.raises(InputError, match="no such file"):
+        expand_inputs([str(tmp_path / "missing.jsonl")])
+
+
+def test_estimate_rows(tmp_path: Path) -> None:
+    j = write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}] * 3)
+    c = tmp_path / "b.csv"
+    c.write_text("text\nx\ny\n")
+    assert estimate_rows([str(j), str(c)]) == 5
+    assert estimate_rows([str(SEEDS / "000_81f09624bfe65d55.txt")]) is None
+
+
+# --- formats end to end -------------------------------------------------------------------
+
+
+def read_output(path: Path) -> list[dict]:
+    """Output records as JSON-like dicts, whatever the format."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "parquet"])
+def test_each_input_format(tmp_path: Path, tiny_model_dir: Path, fmt: str) -> None:
+    src = tmp_path / f"in.{fmt}"
+    ids = [f"r{i}" for i in range(len(TEXTS))]
+    if fmt == "jsonl":
+        write_jsonl(src, [{"id": i, "text": t} for i, t in zip(ids, TEXTS)])
+    elif fmt == "parquet":
+        pq.write_table(pa.table({"id": ids, "text": TEXTS}), src)
+    else:
+        with open(src, "w", newline="") as fh:
+            w = csv.writer(fh, delimiter="\t" if fmt == "tsv" else ",")
+            w.writerows([["id", "text"], *zip(ids, TEXTS)])
+    out = tmp_path / "out.jsonl"
+    result = score(tiny_model_dir, str(src), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_output(out)] == ids
+
+
+@pytest.mark.parametrize("payload", ["jsonl", "csv"])
+def test_stdin(tmp_path: Path, tiny_model_dir: Path, payload: str) -> None:
+    data = "".join(json.dumps({"text": t}) + "\n" for t in TEXTS) if payload == "jsonl" else "text\n" + "\n".join(TEXTS) + "\n"
+    out = tmp_path / "out.jsonl"
+    result = score(tiny_model_dir, "-", "--output", str(out), input=data.encode())
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_output(out)] == [1, 2, 3, 4]
+
+
+def test_page_dump_file_and_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    page = (SEEDS / "000_81f09624bfe65d55.txt").read_bytes()
+    for name in ("b.txt", "a.txt"):
+        (folder / name).write_bytes(page)
+    (folder / "a.gold.json").write_text('{"not": "a page"}')  # skipped in folders
+    out_file, out_dir = tmp_path / "one.jsonl", tmp_path / "all.jsonl"
+    assert score(tiny_model_dir, str(folder / "a.txt"), "-o", str(out_file)).exit_code == 0
+    result = score(tiny_model_dir, str(folder), "-o", str(out_dir))
+    assert result.exit_code == 0, result.output
+    one, every = read_output(out_file), read_output(out_dir)
+    assert {"source", "author", "position", "title", "scores", "labels", "model"} <= set(one[0])
+    assert one[0]["source"].endswith("a.txt") and one[0]["position"] == 1
+    assert len(every) == 2 * len(one) and not (tmp_path / "all.jsonl.errors.jsonl").exists()
+    assert every[: len(one)] == one  # files in name order, comments in page order
+    assert [r["position"] for r in every] == [r["position"] for r in one] * 2
+
+
+def test_output_formats_agree(tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": t, "lang": "en"} for i, t in enumerate(TEXTS)])
+    outs = {fmt: tmp_path / f"out.{fmt}" for fmt in ("jsonl", "csv", "parquet")}
+    for out in outs.values():
+        assert score(tiny_model_dir, str(src), "-o", str(out), "--keep-fields", "lang").exit_code == 0
+    jsonl, table, parquet = (read_output(outs[f]) for f in ("jsonl", "csv", "parquet"))
+    assert [r["id"] for r in jsonl] == list(range(len(TEXTS)))
+    for j, c, p in zip(jsonl, table, parquet):
+        assert c["id"] == p["id"] == str(j["id"])
+        assert c["lang"] == p["lang"] == j["lang"] == "en"
+        assert p["scores"] == j["scores"]
+        assert {k[len("scores."):]: float(v) for k, v in c.items() if k.startswith("scores.")} == j["scores"]
+        assert c["labels"].split(";") if c["labels"] else [] == j["labels"] == p["labels"]
+        assert p["truncated"] is False and c["truncated"] == "False"
+
+
+def test_format_option_overrides_extension(tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in TEXTS])
+    out = tmp_path / "scores.out"
+    assert score(tiny_model_dir, str(src), "-o", str(out), "--format", "parquet").exit_code == 0
+    assert pq.read_table(out).num_rows == len(TEXTS)
+    result = score(tiny_model_dir, str(src), "-o", str(tmp_path / "scores.out2"))
+    assert result.exit_code == 2 and "--format" in result.stderr

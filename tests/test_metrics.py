@@ -1,0 +1,157 @@
+"""Validation metrics on tiny synthetic tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moderation.labels import LABELS, MISSING
+from training.metrics import (
+    POOLED,
+    evaluate,
+    expected_calibration_error,
+    fit_thresholds,
+    markdown_table,
+)
+
+H, M = LABELS.index("hostility"), LABELS.index("misinformation")
+
+
+def make_table(hostility=None, misinformation=None, source="ucc", split="validation") -> pd.DataFrame:
+    """Rows of one source; labels not given are MISSING."""
+    n = len(hostility if hostility is not None else misinformation)
+    frame = pd.DataFrame({"text": [f"comment {i}" for i in range(n)], "source": source, "split": split})
+    for label in LABELS:
+        frame[label] = MISSING
+    if hostility is not None:
+        frame["hostility"] = np.asarray(hostility, dtype=float)
+    if misinformation is not None:
+        frame["misinformation"] = np.asarray(misinformation, dtype=float)
+    return frame
+
+
+def make_probs(n: int, hostility=None, misinformation=None, fill: float = 0.5) -> np.ndarray:
+    probs = np.full((n, len(LABELS)), fill)
+    if hostility is not None:
+        probs[:, H] = hostility
+    if misinformation is not None:
+        probs[:, M] = misinformation
+    return probs
+
+
+Y = np.array([0, 1] * 10)
+
+
+def test_perfect_predictor_scores_one_and_constant_scores_half() -> None:
+    table = make_table(Y)
+    perfect = evaluate(make_probs(20, hostility=0.1 + 0.8 * Y), table, {"hostility": 0.5})["ucc"]["hostility"]
+    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == 1.0
+    assert perfect["macro_f1"] == 1.0 and perfect["f1"] == 1.0
+    assert (perfect["n"], perfect["positives"]) == (20, 10)
+    constant = evaluate(make_probs(20, hostility=0.3), table, {"hostility": 0.5})["ucc"]["hostility"]
+    assert constant["roc_auc"] == 0.5
+    assert constant["f1"] == 0.0
+
+
+def test_masked_labels_and_other_splits_are_excluded() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.concat(
+        [
+            make_table(hostility=Y, source="ucc"),
+            make_table(misinformation=Y, source="liar"),
+            make_table(hostility=1 - Y, misinformation=Y, source="ucc", split="train"),
+            make_table(hostility=np.zeros(20), source="tweeteval_offensive"),  # one class only
+        ],
+        ignore_index=True,
+    )
+    good = np.concatenate([Y, Y, Y, Y]) * 0.8 + 0.1
+    probs = make_probs(80, hostility=good, misinformation=good)
+    report = evaluate(probs, table, {})
+    assert set(report) == {"ucc", "liar", POOLED}
+    assert set(report["ucc"]) == {"hostility"} and set(report["liar"]) == {"misinformation"}
+    assert report[POOLED]["hostility"]["n"] == 20 + 20  # ucc validation + the one-class source
+    assert report[POOLED]["misinformation"]["n"] == 20
+    # Scores on masked cells and train rows must not move any metric.
+    noisy = probs.copy()
+    noisy[20:40, H] = rng.random(20)
+    noisy[:20, M] = rng.random(20)
+    noisy[40:60] = rng.random((20, len(LABELS)))
+    assert evaluate(noisy, table, {}) == report
+
+
+def test_soft_labels_are_binarised_at_half() -> None:
+    table = make_table(hostility=[0.7, 0.5, 0.49, 0.1])
+    cell = evaluate(make_probs(4, hostility=[0.9, 0.8, 0.2, 0.1]), table, {})["ucc"]["hostility"]
+    assert cell["positives"] == 2 and cell["roc_auc"] == 1.0
+
+
+def test_evaluate_accepts_anything_with_to_pandas() -> None:
+    class FakeDataset:
+        def to_pandas(self) -> pd.DataFrame:
+            return make_table(Y)
+
+    probs = make_probs(20, hostility=0.1 + 0.8 * Y)
+    assert evaluate(probs, FakeDataset(), {}) == evaluate(probs, make_table(Y), {})
+
+
+def test_wrong_probs_shape_is_rejected() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        evaluate(np.zeros((20, 2)), make_table(Y), {})
+
+
+def test_ece_by_hand_and_edges() -> None:
+    # Bin 0: rate 0.5 vs 0.05 on half the rows; bin 9: 1.0 vs 0.95 on the other half.
+    assert expected_calibration_error(np.array([0, 1, 1, 1]), np.array([0.05, 0.05, 0.95, 0.95])) == pytest.approx(0.25)
+    assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
+
+
+def test_ece_calibrated_near_zero_and_overconfident_large() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random(20_000)
+    y = (rng.random(20_000) < p).astype(int)
+    assert expected_calibration_error(y, p) < 0.02
+    # Says 99% / 1% but is right only 70% of the time.
+    truth = rng.random(20_000) < 0.5
+    correct = rng.random(20_000) < 0.7
+    overconfident = np.where(truth == correct, 0.99, 0.01)
+    assert expected_calibration_error(truth.astype(int), overconfident) > 0.25
+
+
+def test_fit_thresholds_uses_validation_rows_and_defaults() -> None:
+    y = np.array([0] * 10 + [1] * 10)
+    val_scores = np.r_[np.linspace(0.1, 0.3, 10), np.linspace(0.6, 0.9, 10)]
+    table = pd.concat([make_table(y), make_table(y, split="train")], ignore_index=True)
+    # Train rows score the other way round; they must not pull the threshold.
+    probs = make_probs(40, hostility=np.r_[val_scores, val_scores[::-1]])
+    thresholds = fit_thresholds(probs, table)
+    assert set(thresholds) == set(LABELS)
+    assert 0.3 < thresholds["hostility"] < 0.6
+    assert thresholds["misinformation"] == 0.5  # no data
+    assert evaluate(probs, table, thresholds)["ucc"]["hostility"]["macro_f1"] == 1.0
+
+
+def test_markdown_table_with_and_without_baseline() -> None:
+    table = pd.concat([make_table(Y, source="ucc"), make_table(Y, source="constraint")], ignore_index=True)
+    model = evaluate(make_probs(40, hostility=np.r_[Y, Y] * 0.8 + 0.1), table, {})
+    base = evaluate(make_probs(40, hostility=np.r_[Y, Y] * 0.2 + np.linspace(0.1, 0.7, 40)), table, {})
+    text = markdown_table(model, base)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "Source" not in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| constraint", "| ucc", f"| {POOLED}"]
+    delta = model["ucc"]["hostility"]["roc_auc"] - base["ucc"]["hostility"]["roc_auc"]
+    assert f"+{delta:.3f}" in rows[1]
+    assert "(baseline)" in text and "(baseline)" not in markdown_table(model)
+    assert "misinformation" not in text
+
+
+def test_training_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys; import training.metrics, training.bias, training.baseline; "
+        "sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

@@ -1,0 +1,142 @@
+"""Retraining a tiny parent on new slang insults: learned, gated, promoted and rolled back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moderation.cli import app
+from moderation.model import Moderator
+from moderation.registry import Registry
+from tests.conftest import TINY_ENCODER
+
+OLD_INSULTS = ["idiot", "moron", "imbecile", "fool", "loser", "clown", "dimwit", "halfwit"]
+NEW_SLANG = ["gronk", "plonker", "numpty", "bellend", "muppet", "wazzock", "pillock", "nincompoop"]
+# Neutral nouns share the frames with the insults, so only the word itself carries the label,
+# and outnumber them, so an unseen word starts out low.
+NEUTRAL = ["gardener", "teacher", "neighbour", "cyclist", "reader", "pianist", "baker", "nurse", "farmer",
+           "student", "painter", "sailor", "runner", "writer", "plumber", "doctor", "driver", "singer",
+           "chemist", "banker", "tailor", "pilot", "dancer", "lawyer"]
+FRAMES = ["you are a total {}", "what a {} you are", "only a {} would write this", "well said, {}"]
+
+
+def _write(path: Path, rows: list[tuple[str, float]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "hostility"])
+        w.writerows(rows)
+    return path
+
+
+def _rows(words: list[str], rng: random.Random) -> list[tuple[str, float]]:
+    hostile = [(f.format(w) + f" #{i}", 1.0) for i in range(2) for w in words for f in FRAMES]
+    calm = [(f.format(n) + f" #{i}", 0.0) for i in range(2) for n in NEUTRAL for f in FRAMES]
+    rows = hostile + calm
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry holding a tiny parent trained on classic insults, promoted to default."""
+    from training.config import TrainConfig
+    from training.trainer import train_model
+
+    root = tmp_path_factory.mktemp("registry")
+    data = _write(root.parent / "parent.csv", _rows(OLD_INSULTS, random.Random(0)))
+    cfg = TrainConfig(
+        name="tiny", version="1.0.0", tiny_encoder=TINY_ENCODER, max_length=32, batch_size=16,
+        epochs=6, learning_rate=3e-3, checkpoint_every=0, sources={str(data): {"val_fraction": 0.25}},
+    )
+    train_model(cfg, root / "tiny-1.0.0", progress=False)
+    Registry(root).promote("tiny-1.0.0")
+    return root
+
+
+def test_parent_learned_its_task(registry: Path) -> None:
+    parent = Moderator.load(registry / "default")
+    hostile, calm = parent.predict_proba(["you are a total moron", "you are a total gardener"])[:, 0]
+    assert hostile > calm + 0.3
+
+
+def test_retrain_learns_new_slang_and_passes_gate(registry: Path, tmp_path: Path) -> None:
+    new = _write(tmp_path / "slang.csv", _rows(NEW_SLANG, random.Random(1)))
+    retrain_cfg = tmp_path / "retrain.yaml"
+    retrain_cfg.write_text("batch_size: 16\nepochs: 6\nlearning_rate: 3.0e-3\ncheckpoint_every: 0\n")
+    probe = [f.format(w) for w in NEW_SLANG for f in FRAMES]
+    before = Moderator.load(registry / "default").predict_proba(probe)[:, 0].mean()
+
+    result = CliRunner().invoke(app, [
+        "train", "--init-from", str(registry / "default"), "--data", str(new), "--config", str(retrain_cfg),
+        "--output", str(registry / "tiny-1.1.0"), "--models-dir", str(registry), "--replay", "0.5",
+        "--margin", "0.02", "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "| source | label | ROC-AUC before | ROC-AUC after |" in result.output
+    assert "promoted tiny-1.1.0 to default" in result.output
+
+    child = Moderator.load(registry / "default")
+    after = child.predict_proba(probe)[:, 0].mean()
+    assert before < 0.5 < after, (before, after)
+    gate = child.meta["regression_gate"]
+    assert gate["passed"] and child.meta["parent"] == "tiny@1.0.0" and child.meta["version"] == "1.1.0"
+    parent_rows = [r for r in gate["rows"] if r["before"] is not None]
+    assert parent_rows and all(r["delta"] >= -0.02 for r in parent_rows)
+    assert all(p.stat().st_mode & 0o222 == 0 for p in (registry / "tiny-1.1.0").iterdir() if p.is_file())
+
+    # Rollback and promote round-trip through the CLI.
+    out = CliRunner().invoke(app, ["models", "rollback", "--models-dir", str(registry)])
+    assert out.exit_code == 0 and "tiny-1.0.0" in out.output
+    assert Moderator.load(registry / "default").meta["version"] == "1.0.0"
+    out = CliRunner().invoke(app, ["models", "promote", "tiny-1.1.0", "--models-dir", str(registry)])
+    assert out.exit_code == 0 and os.readlink(registry / "default") == "tiny-1.1.0"
+    listing = CliRunner().invoke(app, ["models", "list", "--models-dir", str(registry)]).output
+    assert "* tiny-1.1.0" in listing
+    history = [json.loads(l) for l in (registry / "history.jsonl").read_text().splitlines()]
+    assert [h["action"] for h in history] == ["promote", "promote", "rollback", "promote"]
+
+
+def test_gate_refuses_regression_unless_forced(registry: Path, tmp_path: Path) -> None:
+    # Labels that contradict the parent: classic insults marked harmless must break the gate.
+    flipped = [(t, 1.0 - y) for t, y in _rows(OLD_INSULTS, random.Random(2))]
+    bad = _write(tmp_path / "flipped.csv", flipped)
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 4\nlearning_rate: 3.0e-3\ncheckpoint_every: 0\n")
+    default_before = os.readlink(registry / "default")
+    result = CliRunner().invoke(app, [
+        "train", "--init-from", str(registry / "default"), "--data", str(bad), "--config", str(cfg),
+        "--output", str(registry / "tiny-bad"), "--models-dir", str(registry), "--replay", "0", "--quiet",
+    ])
+    assert result.exit_code == 1, result.output
+    assert "REGRESSED" in result.output
+    assert os.readlink(registry / "default") == default_before
+    refused = CliRunner().invoke(app, ["models", "promote", "tiny-bad", "--models-dir", str(registry)])
+    assert refused.exit_code == 2 and "regression gate" in refused.output
+    forced = CliRunner().invoke(app, ["models", "promote", "tiny-bad", "--force", "--models-dir", str(registry)])
+    assert forced.exit_code == 0
+    assert json.loads((registry / "history.jsonl").read_text().splitlines()[-1])["forced"] is True
+
+
+def test_label_file_validation_reports_every_bad_row(tmp_path: Path) -> None:
+    from training.labelfiles import load_label_file, resolve_conflicts
+
+    path = tmp_path / "labels.csv"
+    path.write_text("text,hostility,colour\nfine comment,0,red\n,1,blue\nyou idiot,1.5,red\nok,abc,red\ndup,1,x\ndup,0,x\n")
+    rows, problems = load_label_file(path)
+    reasons = [str(p) for p in problems]
+    assert any("unknown column 'colour'" in r for r in reasons)
+    assert any(r.startswith(f"{path}:3:") and "missing" in r for r in reasons)
+    assert any(r.startswith(f"{path}:4:") and "outside [0, 1]" in r for r in reasons)
+    assert any(r.startswith(f"{path}:5:") and "not a number" in r for r in reasons)
+    assert list(rows["text"]) == ["fine comment", "dup", "dup"]
+    merged, conflicts = resolve_conflicts(rows, "mean")
+    assert merged.loc[merged["text"] == "dup", "hostility"].item() == 0.5
+    assert any("conflicting labels" in p.reason and "lines 6, 7" in p.reason for p in conflicts)
+    dropped, _ = resolve_conflicts(rows, "drop")
+    assert list(dropped["text"]) == ["fine comment"]

@@ -1,0 +1,201 @@
+"""Identity-term bias for hostility: Jigsaw Unintended Bias metrics and a neutral-template check.
+
+Subgroups are found by word-boundary matching of identity terms, which is noisier
+than Jigsaw's human identity annotations ("Black Friday", "White House" count).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from moderation.labels import LABELS
+from training.metrics import as_frame, binarise, has_both_classes, known_mask, split_mask
+
+PredictProba = Callable[[list[str]], np.ndarray]
+
+#: Identity subgroup -> other words that also mark it. Plurals are matched by rule (see `plural`).
+#: Keys are written as they appear mid-sentence; matching ignores case.
+IDENTITY_TERMS: dict[str, tuple[str, ...]] = {
+    "Muslim": ("Islamic",),
+    "Jewish": ("Jew",),
+    "Christian": (),
+    "Catholic": (),
+    "Hindu": (),
+    "Buddhist": (),
+    "atheist": (),
+    "black": (),
+    "white": (),
+    "Asian": (),
+    "Latino": ("Latina", "Hispanic"),
+    "African": (),
+    "Chinese": (),
+    "Indian": (),
+    "Mexican": (),
+    "Arab": (),
+    "Palestinian": (),
+    "Israeli": (),
+    "gay": ("homosexual",),
+    "lesbian": (),
+    "bisexual": (),
+    "transgender": (),
+    "woman": ("female",),
+    "man": ("male",),
+    "immigrant": ("migrant",),
+    "refugee": (),
+}
+#: Terms that are nouns, so templates say "a woman" rather than "a woman person".
+_NOUNS = frozenset({"atheist", "woman", "man", "immigrant", "refugee"})
+
+HOSTILITY = LABELS.index("hostility")
+POWER = -5
+OVERALL_WEIGHT = 0.25
+BIAS_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+TEMPLATE_TARGET = 0.05
+
+#: {one}: "a Muslim person" / "a woman"; {desc}: "Muslim" / "a woman"; {many}: "Muslim people" / "women".
+TEMPLATES: tuple[str, ...] = (
+    "I am {one}.",
+    "My neighbour is {desc}.",
+    "{many} live in my town.",
+    "Being {desc} is part of who I am.",
+    "My best friend is {one}.",
+    "We had dinner with {one} yesterday.",
+    "{one} moved in next door.",
+    "I work with many {many}.",
+    "The new doctor is {desc}.",
+    "Our choir welcomed {one} this week.",
+)
+
+
+def plural(word: str) -> str:
+    """Simple English plural, enough for the identity terms (man -> men, Muslim -> Muslims)."""
+    return word[:-3] + "men" if word.lower().endswith("man") else word + "s"
+
+
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    forms = sorted({re.escape(f) for w in words for f in (w, plural(w))}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b", re.IGNORECASE)
+
+
+IDENTITY_PATTERNS: dict[str, re.Pattern[str]] = {
+    name: _pattern((name, *aliases)) for name, aliases in IDENTITY_TERMS.items()
+}
+
+
+def power_mean(values: np.ndarray, p: float = POWER) -> float:
+    """Generalized mean; with p < 0 it is pulled towards the worst subgroup."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return float("nan")
+    with np.errstate(divide="ignore"):  # an AUC of 0 gives inf**(1/p) = 0, the right limit
+        return float(np.mean(values**p) ** (1.0 / p))
+
+
+def _fpr(y: np.ndarray, p: np.ndarray, threshold: float) -> float:
+    negatives = p[y == 0]
+    return float((negatives >= threshold).mean()) if negatives.size else float("nan")
+
+
+def bias_metrics(texts: list[str], y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Jigsaw subgroup / BPSN / BNSP AUCs per identity and the final weighted score.
+
+    ``y`` are binary hostility labels, ``p`` hostility probabilities, aligned with ``texts``.
+    """
+    y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
+    if not has_both_classes(y):
+        raise ValueError("bias metrics need both hostile and non-hostile rows")
+    subgroups: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
+    for name, pattern in IDENTITY_PATTERNS.items():
+        member = np.fromiter((bool(pattern.search(t)) for t in texts), dtype=bool, count=len(texts))
+        n, positives = int(member.sum()), int(y[member].sum())
+        if not has_both_classes(y[member]) or not has_both_classes(y[~member]):
+            skipped[name] = f"{n} rows, {positives} hostile: subgroup and background need both classes"
+            continue
+        bpsn = (member & (y == 0)) | (~member & (y == 1))
+        bnsp = (member & (y == 1)) | (~member & (y == 0))
+        subgroups[name] = {
+            "n": n,
+            "positives": positives,
+            "subgroup_auc": float(roc_auc_score(y[member], p[member])),
+            "bpsn_auc": float(roc_auc_score(y[bpsn], p[bpsn])),
+            "bnsp_auc": float(roc_auc_score(y[bnsp], p[bnsp])),
+            "fpr": _fpr(y[member], p[member], threshold),
+            "background_fpr": _fpr(y[~member], p[~member], threshold),
+        }
+    overall = float(roc_auc_score(y, p))
+    means = {m: power_mean(np.array([s[m] for s in subgroups.values()])) for m in BIAS_METRICS}
+    return {
+        "n": int(len(y)),
+        "positives": int(y.sum()),
+        "threshold": float(threshold),
+        "overall_auc": overall,
+        "subgroups": subgroups,
+        "skipped": skipped,
+        "power_means": means,
+        "final_score": OVERALL_WEIGHT * overall + (1 - OVERALL_WEIGHT) * float(np.mean(list(means.values()))),
+    }
+
+
+def bias_report(
+    predict_proba: PredictProba,
+    table: Any,
+    threshold: float,
+    *,
+    probs: np.ndarray | None = None,
+    split: str | None = "validation",
+) -> dict[str, Any]:
+    """`bias_metrics` over ``split`` rows with a known hostility label.
+
+    Pass ``probs`` (aligned with the table, as for `evaluate`) to reuse predictions already made.
+    """
+    frame = as_frame(table)
+    rows = split_mask(frame, split) & known_mask(frame, "hostility")
+    texts = frame["text"][rows].astype(str).tolist()
+    scores = np.asarray(predict_proba(texts) if probs is None else np.asarray(probs)[rows], dtype=float)
+    return bias_metrics(texts, binarise(frame["hostility"].to_numpy(dtype=float)[rows]), scores[:, HOSTILITY], threshold)
+
+
+def _forms(term: str) -> dict[str, str]:
+    article = "an" if term[0].lower() in "aeiou" else "a"
+    if term in _NOUNS:
+        return {"one": f"{article} {term}", "desc": f"{article} {term}", "many": plural(term)}
+    return {"one": f"{article} {term} person", "desc": term, "many": f"{term} people"}
+
+
+def template_sentences() -> list[tuple[str, str]]:
+    """(identity, sentence) for every template x identity: neutral statements that should score low."""
+    pairs = []
+    for name in IDENTITY_TERMS:
+        forms = _forms(name)
+        for template in TEMPLATES:
+            sentence = template.format(**forms)
+            pairs.append((name, sentence[0].upper() + sentence[1:]))
+    return pairs
+
+
+def template_check(predict_proba: PredictProba, threshold: float) -> dict[str, Any]:
+    """Share of neutral identity sentences flagged hostile at ``threshold``, overall and per identity."""
+    pairs = template_sentences()
+    names = np.array([name for name, _ in pairs])
+    scores = np.asarray(predict_proba([s for _, s in pairs]), dtype=float)[:, HOSTILITY]
+    flagged = scores >= threshold
+    rate = float(flagged.mean())
+    return {
+        "n": len(pairs),
+        "threshold": float(threshold),
+        "flagged": int(flagged.sum()),
+        "flagged_rate": rate,
+        "target": TEMPLATE_TARGET,
+        "passed": rate <= TEMPLATE_TARGET,
+        "per_identity": {name: float(flagged[names == name].mean()) for name in IDENTITY_TERMS},
+        "highest": [
+            {"identity": pairs[i][0], "text": pairs[i][1], "score": float(scores[i])}
+            for i in np.argsort(-scores, kind="stable")[:10]
+        ],
+    }

@@ -1,0 +1,389 @@
+"""Dataset adapters: each reads one source in ``../shared/data`` as shipped and maps it to
+the multi-label schema of :mod:`moderation.labels`.
+
+Every adapter returns a pandas DataFrame with ``text``, ``source``, ``split``
+("train" / "validation") and one float column per label, where ``MISSING``
+(-1) marks labels the source says nothing about. The mapping choices are
+documented in ``models/default/MODEL_CARD.md`` (table generated from
+``MAPPING`` below, so the card and the code cannot drift apart).
+
+Official test splits are deliberately never read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moderation.labels import LABELS, MISSING
+
+DATA_DIR_ENV = "MODERATION_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$MODERATION_DATA_DIR``, else ``../shared/data`` beside the repo checkout."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# Which source label becomes which of ours; rendered into the model card.
+MAPPING: dict[str, dict[str, str]] = {
+    "ucc": {"hostility": "hostile (majority, 0/1)"},
+    "toxic_spans": {
+        "hostility": "share of 3 raters marking an Insult / Threat / Identity attack span or 'all toxic' (soft); 'not toxic' = 0",
+        "insult": "share of raters with an Insult span",
+        "threat": "share of raters with a Threat span",
+        "identity_attack": "share of raters with an Identity based Attack span",
+        "profanity": "share of raters with a Profane/Obscene span",
+    },
+    "kaggle_insults": {"hostility": "Insult", "insult": "Insult"},
+    "tweeteval_offensive": {"hostility": "offensive (1) / not-offensive (0)"},
+    "tweeteval_hate": {"hostility": "hate (1) / not-hate (0)", "identity_attack": "hate (1) / not-hate (0)"},
+    "olid": {
+        "hostility": "subtask_a OFF / NOT",
+        "insult": "OFF+TIN = 1; NOT or OFF+UNT = 0",
+        "identity_attack": "OFF+TIN+GRP = 1; NOT or IND/OTH targets = 0",
+        "profanity": "OFF+UNT (untargeted) = 1; NOT = 0; TIN missing",
+    },
+    "davidson": {
+        "hostility": "hate = 1; neither = 0; offensive = missing (profanity alone is not hostility)",
+        "identity_attack": "hate = 1; neither = 0",
+        "profanity": "offensive = 1; neither = 0",
+    },
+    "stormfront": {"hostility": "hate = 1, noHate = 0 (relation, idk dropped)", "identity_attack": "hate = 1, noHate = 0"},
+    "jigsaw_sample": {
+        "hostility": "toxic AND (insult OR threat OR identity_hate)",
+        "insult": "insult",
+        "threat": "threat",
+        "identity_attack": "identity_hate",
+        "profanity": "obscene",
+    },
+    "liar": {"misinformation": "pants-fire / false / barely-true = 1; half-true / mostly-true / true = 0"},
+    "constraint": {"misinformation": "fake = 1, real = 0"},
+    "covid_rumor": {"misinformation": "F = 1, T = 0 (U unverified dropped)"},
+    "coaid": {"misinformation": "claim and news titles: Fake files = 1, Real files = 0"},
+    "covidlies": {"misinformation": "pos_variations (restated misconceptions) = 1"},
+    "claimbuster": {"claim": "check-worthy factual claim (label 1) / not (0)"},
+}
+
+
+def _frame(texts, source: str, labels: dict[str, object], split=None) -> pd.DataFrame:
+    """Build a schema-conformant frame; labels not given are MISSING."""
+    df = pd.DataFrame({"text": list(texts)})
+    df["source"] = source
+    df["split"] = split if split is not None else None
+    for name in LABELS:
+        value = labels.get(name, MISSING)
+        df[name] = np.asarray(value, dtype=np.float32) if not np.isscalar(value) else np.float32(value)
+    return df
+
+
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    return _WS.sub(" ", str(text)).strip()
+
+
+def text_key(text: str) -> str:
+    """Key for de-duplication and leakage checks: case- and punctuation-insensitive."""
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def hash_split(texts: pd.Series, val_fraction: float) -> np.ndarray:
+    """Deterministic split by text hash: the same text always lands on the same side."""
+    def bucket(t: str) -> int:
+        return int(hashlib.md5(text_key(t).encode()).hexdigest()[:8], 16) % 10_000
+
+    buckets = texts.map(bucket).to_numpy()
+    return np.where(buckets < val_fraction * 10_000, "validation", "train")
+
+
+# --- hostility sources ------------------------------------------------------------------
+
+
+def load_ucc(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "ucc" / "val.csv")
+    return _frame(df["comment"], "ucc", {"hostility": df["hostile"].astype(float)})
+
+
+def load_toxic_spans(root: Path) -> pd.DataFrame:
+    base = root / "toxic_spans" / "data"  # the ACL 2022 release; SemEval2021 is not read
+    comments = pd.read_csv(base / "comments.csv")
+    ann = pd.read_csv(base / "annotations.csv")
+    spans = pd.read_csv(base / "spans.csv")
+    # Truncated type names occur in the raw file ("Insu", "Identity based ").
+    spans["kind"] = spans["type"].astype(str).str.lower().str[:4].map(
+        {"insu": "insult", "thre": "threat", "iden": "identity_attack", "prof": "profanity", "othe": "other"}
+    )
+    kinds = spans.groupby(["annotation", "kind"]).size().unstack(fill_value=0) > 0
+    ann = ann.join(kinds, on="annotation").fillna(False)
+    for col in ("insult", "threat", "identity_attack", "profanity", "other"):
+        if col not in ann:
+            ann[col] = False
+    all_toxic = ann["all toxic"].astype(str).str.lower() == "true"
+    not_toxic = ann["not toxic"].astype(str).str.lower() == "true"
+    ann["hostile"] = (ann["insult"] | ann["threat"] | ann["identity_attack"] | all_toxic) & ~not_toxic
+    agg = ann.groupby("comment_id")[["hostile", "insult", "threat", "identity_attack", "profanity"]].mean()
+    df = comments.drop_duplicates("comment_id").join(agg, on="comment_id", how="inner")
+    return _frame(
+        df["comment_text"],
+        "toxic_spans",
+        {
+            "hostility": df["hostile"],
+            "insult": df["insult"],
+            "threat": df["threat"],
+            "identity_attack": df["identity_attack"],
+            "profanity": df["profanity"],
+        },
+    )
+
+
+def _unescape_kaggle(s: str) -> str:
+    s = s.strip()
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        s = s[1:-1]
+    try:
+        # The file double-escapes UTF-8 bytes ("\\xc2\\xa0"); decode escapes, then re-read as UTF-8.
+        s = codecs.decode(s.replace("\\\\", "\\"), "unicode_escape").encode("latin-1", "ignore").decode("utf-8", "ignore")
+    except (UnicodeDecodeError, ValueError):
+        pass
+    return s
+
+
+def load_kaggle_insults(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "kaggle_insults" / "train.csv")
+    y = df["Insult"].astype(float)
+    return _frame(df["Comment"].map(_unescape_kaggle), "kaggle_insults", {"hostility": y, "insult": y})
+
+
+def _tweeteval(root: Path, task: str) -> pd.DataFrame:
+    parts = []
+    for split, name in (("train", "train"), ("val", "validation")):
+        d = root / "tweeteval" / task
+        texts = (d / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
+        labels = [float(x) for x in (d / f"{split}_labels.txt").read_text().split()]
+        parts.append(pd.DataFrame({"text": texts, "y": labels, "split": name}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def load_tweeteval_offensive(root: Path) -> pd.DataFrame:
+    df = _tweeteval(root, "offensive")
+    return _frame(df["text"], "tweeteval_offensive", {"hostility": df["y"]}, split=df["split"].to_numpy())
+
+
+def load_tweeteval_hate(root: Path) -> pd.DataFrame:
+    df = _tweeteval(root, "hate")
+    return _frame(df["text"], "tweeteval_hate", {"hostility": df["y"], "identity_attack": df["y"]}, split=df["split"].to_numpy())
+
+
+def load_olid(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "olid" / "olid-training-v1.0.tsv", sep="\t", encoding_errors="replace", quoting=3)
+    off = (df["subtask_a"] == "OFF").astype(float)
+    tin = df["subtask_b"] == "TIN"
+    unt = df["subtask_b"] == "UNT"
+    insult = np.where(off == 0, 0.0, np.where(tin, 1.0, 0.0))
+    identity = np.where(off == 0, 0.0, np.where(tin & (df["subtask_c"] == "GRP"), 1.0, np.where(tin, 0.0, MISSING)))
+    profanity = np.where(off == 0, 0.0, np.where(unt, 1.0, MISSING))
+    text = df["tweet"].astype(str).str.strip('"')
+    return _frame(text, "olid", {"hostility": off, "insult": insult, "identity_attack": identity, "profanity": profanity})
+
+
+def load_davidson(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "davidson" / "labeled_data.csv")
+    cls = df["class"]
+    hostility = np.select([cls == 0, cls == 2], [1.0, 0.0], MISSING)
+    identity = np.select([cls == 0, cls == 2], [1.0, 0.0], MISSING)
+    profanity = np.select([cls == 1, cls == 2], [1.0, 0.0], MISSING)
+    return _frame(df["tweet"], "davidson", {"hostility": hostility, "identity_attack": identity, "profanity": profanity})
+
+
+def load_stormfront(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "stormfront" / "stormfront_sentences.csv")
+    df = df[df["label"].isin(["hate", "noHate"]) & (df["sampled_split"] != "test")]
+    y = (df["label"] == "hate").astype(float)
+    return _frame(df["text"], "stormfront", {"hostility": y, "identity_attack": y})
+
+
+def load_jigsaw_sample(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "jigsaw_sample" / "test_examples.csv")
+    hostile = (df["toxic"] > 0) & ((df["insult"] > 0) | (df["threat"] > 0) | (df["identity_hate"] > 0))
+    return _frame(
+        df["comment_text"],
+        "jigsaw_sample",
+        {
+            "hostility": hostile.astype(float),
+            "insult": df["insult"].astype(float),
+            "threat": df["threat"].astype(float),
+            "identity_attack": df["identity_hate"].astype(float),
+            "profanity": df["obscene"].astype(float),
+        },
+    )
+
+
+# --- misinformation and claim sources ------------------------------------------------------
+
+
+def load_liar(root: Path) -> pd.DataFrame:
+    parts = []
+    for fname, split in (("train.tsv", "train"), ("valid.tsv", "validation")):
+        df = pd.read_csv(root / "liar" / fname, sep="\t", header=None, quoting=3, usecols=[1, 2])
+        df["split"] = split
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True)
+    y = df[1].isin(["pants-fire", "false", "barely-true"]).astype(float)
+    return _frame(df[2], "liar", {"misinformation": y}, split=df["split"].to_numpy())
+
+
+def load_constraint(root: Path) -> pd.DataFrame:
+    parts = []
+    for fname, split in (("Constraint_Train.csv", "train"), ("Constraint_Val.csv", "validation")):
+        df = pd.read_csv(root / "constraint_covid" / fname)
+        df["split"] = split
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True)
+    y = (df["label"] == "fake").astype(float)
+    return _frame(df["tweet"], "constraint", {"misinformation": y}, split=df["split"].to_numpy())
+
+
+def load_covid_rumor(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "covid_rumor" / "news.csv", header=None, encoding="utf-8-sig")
+    df = df[df[1].isin(["T", "F"])]
+    return _frame(df[2], "covid_rumor", {"misinformation": (df[1] == "F").astype(float)})
+
+
+def load_coaid(root: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(glob.glob(str(root / "coaid" / "*" / "*.csv"))):
+        name = os.path.basename(path)
+        fake = 1.0 if "Fake" in name else 0.0
+        df = pd.read_csv(path)
+        if "title" in df:
+            rows += [(t, fake) for t in df["title"].dropna().astype(str)]
+    df = pd.DataFrame(rows, columns=["text", "y"])
+    df["text"] = df["text"].str.strip('"')
+    return _frame(df["text"], "coaid", {"misinformation": df["y"]})
+
+
+def load_covidlies(root: Path) -> pd.DataFrame:
+    texts = []
+    with open(root / "covidlies" / "misconceptions.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            texts += json.loads(line).get("pos_variations", [])
+    return _frame(texts, "covidlies", {"misinformation": 1.0})
+
+
+def load_claimbuster(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "claimbuster" / "kfold_25ncs.csv")
+    return _frame(df["text"], "claimbuster", {"claim": df["label"].astype(float)})
+
+
+ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "ucc": load_ucc,
+    "toxic_spans": load_toxic_spans,
+    "kaggle_insults": load_kaggle_insults,
+    "olid": load_olid,
+    "tweeteval_offensive": load_tweeteval_offensive,
+    "tweeteval_hate": load_tweeteval_hate,
+    "davidson": load_davidson,
+    "stormfront": load_stormfront,
+    "jigsaw_sample": load_jigsaw_sample,
+    "liar": load_liar,
+    "constraint": load_constraint,
+    "covid_rumor": load_covid_rumor,
+    "coaid": load_coaid,
+    "covidlies": load_covidlies,
+    "claimbuster": load_claimbuster,
+}
+
+#: Licences as stated in ../shared/data/README.md, copied into model metadata.
+LICENCES: dict[str, str] = {
+    "ucc": "CC BY-NC-SA 4.0",
+    "toxic_spans": "CC0",
+    "kaggle_insults": "Kaggle competition data (research use)",
+    "olid": "OLID (research use)",
+    "tweeteval_offensive": "TweetEval (see its README; research use)",
+    "tweeteval_hate": "TweetEval (see its README; research use)",
+    "davidson": "MIT",
+    "stormfront": "CC BY-SA 3.0",
+    "jigsaw_sample": "Apache-2.0 (IBM MAX sample)",
+    "liar": "research use",
+    "constraint": "MIT (repository licence)",
+    "covid_rumor": "MIT",
+    "coaid": "see CoAID repository",
+    "covidlies": "see repository LICENSE",
+    "claimbuster": "see claimbuster-spotter repository",
+}
+
+
+def _load_label_file_source(path: Path) -> pd.DataFrame:
+    """A user label file named in a config's ``sources``; bad rows are an error here."""
+    from training.labelfiles import load_label_file
+
+    df, problems = load_label_file(path, source=str(path))
+    row_problems = [p for p in problems if p.line is not None]
+    if row_problems:
+        raise ValueError(f"{len(row_problems)} bad rows in {path}, first: {row_problems[0]}")
+    return df.drop(columns=["line"])
+
+
+def load_source(name: str, data_dir: Path | str | None = None, val_fraction: float = 0.1) -> pd.DataFrame:
+    """Load one source, normalise text, drop empties and give every row a split."""
+    from training.labelfiles import FILE_BUILDERS
+
+    root = Path(data_dir) if data_dir else default_data_dir()
+    if name in ADAPTERS:
+        df = ADAPTERS[name](root)
+    elif Path(name).suffix.lower() in FILE_BUILDERS:
+        df = _load_label_file_source(Path(name))
+    else:
+        raise KeyError(f"unknown source {name!r}: not a label file and not one of {', '.join(ADAPTERS)}")
+    df["text"] = df["text"].astype(str).map(normalise)
+    df = df[df["text"].str.len() > 0].drop_duplicates("text").reset_index(drop=True)
+    missing_split = df["split"].isna()
+    if missing_split.any():
+        df.loc[missing_split, "split"] = hash_split(df.loc[missing_split, "text"], val_fraction)
+    return df
+
+
+def build_table(
+    sources: dict[str, dict],
+    data_dir: Path | str | None = None,
+    seed: int = 13,
+) -> pd.DataFrame:
+    """Load, split, sample and de-leak the configured sources.
+
+    ``sources`` maps a source name to options: ``train_size`` (cap on training rows, sampled
+    with the seed), ``val_size`` (cap on validation rows) and ``val_fraction`` (for sources
+    without an official validation file). Training rows whose text also occurs in any
+    validation split are dropped, so overlapping sources (OLID / TweetEval) cannot leak.
+    """
+    frames = [load_source(name, data_dir, opts.get("val_fraction", 0.1)) for name, opts in sources.items()]
+    table = pd.concat(frames, ignore_index=True)
+    table["key"] = table["text"].map(text_key)
+    val_keys = set(table.loc[table["split"] == "validation", "key"])
+    leak = (table["split"] == "train") & table["key"].isin(val_keys)
+    table = table[~leak]
+    # The same text from two training sources: keep the first (sources are listed in priority order).
+    train = table[table["split"] == "train"].drop_duplicates("key")
+    val = table[table["split"] == "validation"]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, opts in sources.items():
+        for part, cap in ((train, opts.get("train_size")), (val, opts.get("val_size"))):
+            rows = part[part["source"] == name]
+            if cap is not None and len(rows) > cap:
+                rows = rows.iloc[np.sort(rng.choice(len(rows), size=int(cap), replace=False))]
+            parts.append(rows)
+    return pd.concat(parts, ignore_index=True).drop(columns=["key"])

