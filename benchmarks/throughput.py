@@ -100,7 +100,6 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="default: $MODERATION_DATA_DIR or ../shared/data")
     ap.add_argument("--bert-n", type=int, default=200, help="comments per group for BERT-base (it is slow)")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the model's")
-    ap.add_argument("--backend", default="torch")
     args = ap.parse_args()
 
     moderator = Moderator.load(args.model)
@@ -110,8 +109,8 @@ def main() -> None:
     from transformers import BertConfig, BertModel
 
     bert = BertModel(BertConfig()).eval()
-    extra = ["--backend", args.backend] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
-    results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size, "backend": args.backend}
+    extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size}
     with tempfile.TemporaryDirectory() as tmp:
         for name, texts in groups.items():
             wall, reported, cmd = cli_rate(args.model, texts, Path(tmp), extra)

@@ -151,7 +151,7 @@ class Moderator:
         return out
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """One padded batch to logits; the only step that differs between backends."""
+        """One padded batch to logits (its own step so another runtime could replace it)."""
         return self.net(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).float().numpy()
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

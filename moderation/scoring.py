@@ -12,6 +12,8 @@ place last, so ``OUT`` only ever exists complete.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import itertools
 import json
 import os
@@ -165,6 +167,40 @@ def output_record(row: Row, scores: Scores) -> dict[str, Any]:
     return record
 
 
+def _load_libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+M_MMAP_THRESHOLD = -3
+#: Blocks at least this big are mmapped, so freeing them returns the memory at once.
+MMAP_THRESHOLD = 1 << 20
+
+
+def bound_heap_growth() -> None:
+    """Keep RSS flat across batches (glibc only; process-wide, set once per run).
+
+    Every batch allocates activations of a different size. glibc raises its mmap
+    threshold as big blocks are freed, so later ones land on the heap, fragment it and
+    RSS creeps up (default model, 4,096 comments: peak 735 MB and still rising; with a
+    fixed 1 MB threshold: flat at 507 MB, peak 599 MB).
+    """
+    if _LIBC is not None:
+        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def release_freed_memory() -> None:
+    """Give freed small-block heap back to the OS after each window (glibc only)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 def _chunk_path(job: Job, index: int, suffix: str) -> Path:
     return job.partial / f"{index:06d}.{suffix}"
 
@@ -187,6 +223,7 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
         log: Callable[[str], None] = lambda msg: None) -> Summary:
     """Score every input row into ``job.output``; returns the summary of the whole job."""
     journal = start(job, scorer.name, log)
+    bound_heap_growth()
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
     columns = job.columns(scorer.labels)
@@ -198,6 +235,7 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     last = time.perf_counter()
     for window in windows(rows, WINDOW_ROWS):
         records, errors = score_window(scorer, window)
+        release_freed_memory()
         index = journal.chunks
         _commit_file(_chunk_path(job, index, job.fmt), lambda p: write_chunk(p, records, job.fmt, columns, header=index == 0))
         if errors:

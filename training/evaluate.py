@@ -70,6 +70,29 @@ def _bias_table(bias: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _stages(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Training stages, oldest first (a model trained with ``init_from`` records its parent's)."""
+    stages = [{"training": meta.get("training", {}), "config": meta.get("config", {})}]
+    parent = meta.get("init_from")
+    if parent:
+        stages.insert(0, {"training": parent.get("training") or {}, "config": parent.get("config") or {}})
+    return stages
+
+
+def _training_time(meta: dict[str, Any]) -> str:
+    stages = _stages(meta)
+    parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments" for s in stages]
+    total = sum(s["training"].get("train_seconds", 0) for s in stages) / 60
+    return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; 1 epoch each; measured wall time while other jobs shared the machine, so a quiet run is faster)."
+
+
+def _reproduce(meta: dict[str, Any]) -> str:
+    if meta.get("init_from"):
+        return ("moderation train --config configs/default.yaml --output runs/default-stage1\n"
+                "moderation train --config configs/default-stage2.yaml --output runs/default")
+    return "moderation train --config configs/default.yaml --output runs/default"
+
+
 def render_model_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card, generated from metadata and the evaluation report (no hand-typed figures)."""
     training = meta.get("training", {})
@@ -98,8 +121,7 @@ the misinformation head recognises the style and topics of claims that were fals
   attention-masked mean pooling, one linear sigmoid head per label, trained with a masked BCE
   (a source that says nothing about a label contributes no loss for it).
 - Calibration: Platt scaling per label on the validation split. Stored thresholds (max F1 on pooled validation): {thresholds}.
-- Training time: **{training.get('train_seconds', 0) / 60:.1f} minutes** for {training.get('rows', 0)} comments, 1 epoch, 2 CPU cores
-  (`moderation train --config configs/default.yaml --output runs/default`).
+- Training time: {_training_time(meta)}
 
 ## Data
 | Source | train rows | validation rows | licence |
@@ -146,7 +168,7 @@ flagged for hostility at the stored threshold (target at most 5%). Highest-scori
 
 ## Reproduce
 ```
-moderation train --config configs/default.yaml --output runs/default
+{_reproduce(meta)}
 moderation evaluate runs/default --card
 ```
 """

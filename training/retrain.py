@@ -144,10 +144,10 @@ def retrain(
     val = pd.concat([parent_val[columns], new[new["split"] == "validation"][columns]], ignore_index=True)
 
     trainer = Trainer(cfg, output, progress=progress).fit(child, train)
-    finalize(child, val, trainer, train, cfg)
+    child_probs = finalize(child, val, trainer, train, cfg)
 
     parent_report = evaluate(parent.predict_proba(list(val["text"])), val[["text", "source", "split", *parent.labels]], parent.thresholds)
-    child_report = evaluate(child.predict_proba(list(val["text"])), val, child.thresholds)
+    child_report = evaluate(child_probs, val, child.thresholds)
     rows = gate_rows(parent_report, child_report, margin)
     passed = not any(r.regressed for r in rows)
     # The child's suite for its own future retraining: the parent's sources plus these files.

@@ -56,6 +56,15 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
     """A fresh, untrained model: pretrained encoder (or a tiny random one for tests) + new head."""
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
+    if cfg.init_from:
+        moderator = Moderator.load(cfg.init_from)
+        if moderator.labels != labels:
+            raise ValueError(f"{cfg.init_from} has labels {moderator.labels}, expected {labels}")
+        moderator.meta.update({"name": cfg.name or moderator.meta.get("name"), "version": cfg.version or moderator.meta.get("version"),
+                               "init_from": {"model": moderator.name, "config": moderator.meta.get("config"),
+                                             "training": moderator.meta.get("training")}})
+        moderator.meta.pop("metrics", None)
+        return moderator
     if cfg.tiny_encoder:
         tok_path, digest = resolve_base(cfg.base_model)
         encoder = BertModel(BertConfig(**cfg.tiny_encoder))
@@ -74,6 +83,12 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         "base_model": {"name": base_desc, "sha256": digest},
     }
     return Moderator(net, tokenizer, meta)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int, group: int = 50) -> list[np.ndarray]:
@@ -115,14 +130,9 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
 
-    def _seed(self) -> None:
-        random.seed(self.cfg.seed)
-        np.random.seed(self.cfg.seed)
-        torch.manual_seed(self.cfg.seed)
-
     def fit(self, moderator: Moderator, train: pd.DataFrame, resume: bool = False) -> "Trainer":
         cfg = self.cfg
-        self._seed()
+        seed_everything(cfg.seed)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         labels = moderator.labels
@@ -241,8 +251,11 @@ def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) 
     return out
 
 
-def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: pd.DataFrame, cfg: TrainConfig) -> Moderator:
-    """Calibrate on validation, store thresholds and provenance in the metadata."""
+def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: pd.DataFrame, cfg: TrainConfig) -> np.ndarray:
+    """Calibrate on validation, store thresholds and provenance in the metadata.
+
+    Returns the calibrated validation probabilities, so callers need not score ``val`` again.
+    """
     from moderation.model import calibrate
     from training.data import LICENCES
     from training.metrics import fit_thresholds
@@ -267,7 +280,7 @@ def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: p
             },
         }
     )
-    return moderator
+    return probs
 
 
 def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, resume: bool = False, progress: bool = True) -> Moderator:
@@ -277,6 +290,7 @@ def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, res
     table = build_table(cfg.sources, data_dir=data_dir, seed=cfg.seed)
     train = table[table["split"] == "train"].reset_index(drop=True)
     val = table[table["split"] == "validation"].reset_index(drop=True)
+    seed_everything(cfg.seed)  # the new head's initial weights depend on it
     moderator = build_moderator(cfg, list(LABELS))
     trainer = Trainer(cfg, output, progress=progress).fit(moderator, train, resume=resume)
     finalize(moderator, val, trainer, train, cfg)

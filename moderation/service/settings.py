@@ -36,6 +36,9 @@ class Settings:
     max_comments: int = 256  # per request; must fit in the queue
     queue_size: int = 2048  # comments waiting for a forward pass, across all requests
     max_batch: int = 64  # comments per forward pass
+    # Each forward pass is length-sorted and run in sub-batches of this size: comments from
+    # unrelated requests vary in length, and one big padded batch wastes half the compute.
+    forward_batch: int = 16
     max_wait_ms: float = 5.0  # how long the first queued comment waits for company
     timeout_s: float = 30.0  # per request, queueing included
     thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the model's own
@@ -49,7 +52,7 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Raise ValueError on settings that cannot work together."""
-        for name in ("max_body_bytes", "max_comments", "queue_size", "max_batch", "workers"):
+        for name in ("max_body_bytes", "max_comments", "queue_size", "max_batch", "forward_batch", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_comments > self.queue_size:

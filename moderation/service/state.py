@@ -69,6 +69,7 @@ class ServiceState:
 
     def _attach(self, moderator: Any) -> None:
         moderator.thresholds = {**moderator.thresholds, **self.settings.thresholds}
+        moderator.batch_size = self.settings.forward_batch
         self.moderator = moderator
         self._cutoffs = np.array([moderator.thresholds[label] for label in moderator.labels])
         s = self.settings

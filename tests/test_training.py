@@ -1,0 +1,161 @@
+"""Training pipeline: adapters on tiny raw files, masking, leakage, resume and the train CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from moderation.cli import app
+from moderation.labels import LABELS, MISSING
+from moderation.model import Moderator
+from tests.conftest import TINY_ENCODER
+from training.config import TrainConfig
+from training.data import build_table, load_source
+from training.trainer import masked_bce, train_model
+
+
+def test_masked_loss_ignores_missing_cells() -> None:
+    logits = torch.zeros(2, 3, requires_grad=True)
+    targets = torch.tensor([[1.0, MISSING, 0.0], [MISSING, MISSING, 1.0]])
+    loss = masked_bce(logits, targets, torch.ones(3))
+    loss.backward()
+    assert logits.grad[0, 1] == 0 and logits.grad[1, 0] == 0 and logits.grad[1, 1] == 0
+    assert logits.grad[0, 0] < 0 < logits.grad[0, 2]
+    assert loss.item() == pytest.approx(np.log(2), rel=1e-5)  # mean over the 3 known cells only
+
+
+@pytest.fixture()
+def raw_dir(tmp_path: Path) -> Path:
+    """A miniature data directory in the shipped raw formats."""
+    (tmp_path / "liar").mkdir()
+    rows = [("1.json", "pants-fire", "The moon is cheese."), ("2.json", "true", "Water is wet."),
+            ("3.json", "half-true", "Taxes rose a bit."), ("4.json", "barely-true", "Crime tripled.")]
+    for name, prefix in (("train.tsv", ""), ("valid.tsv", "Valid: ")):
+        with open(tmp_path / "liar" / name, "w") as fh:
+            for id_, label, text in rows:
+                fields = [id_, label, prefix + text, "subj", "speaker", "job", "state", "party", "0", "0", "0", "0", "0", "ctx"]
+                fh.write("\t".join(fields) + "\n")
+    (tmp_path / "kaggle_insults").mkdir()
+    (tmp_path / "kaggle_insults" / "train.csv").write_text(
+        'Insult,Date,Comment\n1,,"""You are a fool\\xc2\\xa0indeed"""\n0,,"""Nice point\\\\nthanks"""\n'
+    )
+    (tmp_path / "toxic_spans" / "data").mkdir(parents=True)
+    (tmp_path / "toxic_spans" / "data" / "comments.csv").write_text("comment_id,comment_text\n1,you idiot\n2,damn rain\n")
+    (tmp_path / "toxic_spans" / "data" / "annotations.csv").write_text(
+        "annotation,comment_id,worker,country,all toxic,not toxic\n0,1,a,USA,False,False\n1,1,b,USA,False,False\n"
+        "2,1,c,USA,False,True\n3,2,a,USA,False,False\n4,2,b,USA,False,False\n5,2,c,USA,False,False\n"
+    )
+    (tmp_path / "toxic_spans" / "data" / "spans.csv").write_text(
+        "annotation,type,start,end\n0,Insult,4,9\n1,Insu,4,9\n3,Profane/Obscene,0,4\n4,Profane/Obscene,0,4\n"
+    )
+    return tmp_path
+
+
+def test_liar_binary_mapping_and_official_splits(raw_dir: Path) -> None:
+    df = load_source("liar", raw_dir)
+    assert set(df["split"]) == {"train", "validation"}
+    y = dict(zip(df[df["split"] == "train"]["text"], df[df["split"] == "train"]["misinformation"]))
+    assert y == {"The moon is cheese.": 1.0, "Water is wet.": 0.0, "Taxes rose a bit.": 0.0, "Crime tripled.": 1.0}
+    assert (df["hostility"] == MISSING).all()  # LIAR says nothing about hostility
+
+
+def test_kaggle_unescapes_comments(raw_dir: Path) -> None:
+    df = load_source("kaggle_insults", raw_dir)
+    assert set(df["text"]) == {"You are a fool indeed", "Nice point thanks"}
+    assert (df["insult"] == df["hostility"]).all()
+
+
+def test_toxic_spans_soft_labels_by_span_type(raw_dir: Path) -> None:
+    df = load_source("toxic_spans", raw_dir).set_index("text")
+    # Two of three raters marked an insult (one typed "Insu"); the third ticked "not toxic".
+    assert df.loc["you idiot", "hostility"] == pytest.approx(2 / 3)
+    assert df.loc["you idiot", "insult"] == pytest.approx(2 / 3)
+    # Profanity alone is not hostility.
+    assert df.loc["damn rain", "hostility"] == 0 and df.loc["damn rain", "profanity"] == pytest.approx(2 / 3)
+
+
+def _label_file(path: Path, n: int = 80) -> Path:
+    rng = np.random.default_rng(0)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "hostility"])
+        for i in range(n):
+            hostile = i % 2 == 0
+            word = rng.choice(["idiot", "moron", "fool"]) if hostile else rng.choice(["friend", "reader", "neighbour"])
+            w.writerow([f"hello {word} number {i}", 1 if hostile else 0])
+    return path
+
+
+def test_train_rows_never_leak_into_validation(tmp_path: Path) -> None:
+    a = _label_file(tmp_path / "a.csv")
+    b = tmp_path / "b.csv"
+    b.write_text(a.read_text())  # the same texts again, as a second source
+    table = build_table({str(a): {"val_fraction": 0.3}, str(b): {"val_fraction": 0.0}})
+    val_texts = set(table.loc[table["split"] == "validation", "text"])
+    train_texts = table.loc[table["split"] == "train", "text"]
+    assert val_texts and not set(train_texts) & val_texts
+    assert train_texts.is_unique
+
+
+def _tiny_cfg(data: Path, **kw) -> TrainConfig:
+    return TrainConfig(name="tiny", version="0.1.0", tiny_encoder=TINY_ENCODER, max_length=16, batch_size=8,
+                       epochs=2, learning_rate=1e-3, checkpoint_every=4, seed=3, sources={str(data): {"val_fraction": 0.25}}, **kw)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _label_file(tmp_path / "labels.csv")
+    full = train_model(_tiny_cfg(data), tmp_path / "full", progress=False)
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def crashing_step(self, *a, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 11:  # after the step-8 checkpoint, before step 12's
+            raise KeyboardInterrupt
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(_tiny_cfg(data), tmp_path / "resumed", progress=False)
+    assert not (tmp_path / "resumed" / "moderation.json").exists()  # no half-finished model is presented
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    resumed = train_model(_tiny_cfg(data), tmp_path / "resumed", resume=True, progress=False)
+
+    a, b = full.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_train_cli_writes_a_loadable_calibrated_model(tmp_path: Path) -> None:
+    data = _label_file(tmp_path / "labels.csv", n=120)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        "name: tiny\nversion: 0.2.0\nmax_length: 16\nbatch_size: 8\nepochs: 4\nlearning_rate: 2.0e-3\ncheckpoint_every: 0\n"
+        f"tiny_encoder: {TINY_ENCODER}\nsources:\n  {data}: {{val_fraction: 0.25}}\n"
+    )
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    m = Moderator.load(out)
+    assert m.name == "tiny@0.2.0" and m.labels == list(LABELS)
+    p = m.predict_proba(["hello idiot number 999", "hello friend number 999"])[:, 0]
+    assert p[0] > p[1]
+    assert m.meta["training"]["rows_per_source"] and 0 < m.thresholds["hostility"] < 1
+    # Models are immutable: a second run into the same folder is refused with one line.
+    again = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(out), "--quiet"])
+    assert again.exit_code == 2 and "immutable" in again.output
+
+
+def test_train_cli_rejects_bad_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("epochz: 3\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "unknown config keys: epochz" in result.output
+    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "config not found" in result.output
