@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from moderation import Moderator
 from training.data import build_table, text_key
@@ -50,9 +51,8 @@ def main() -> None:
     wrong["hostility"] = (wrong["hostility"] >= 0.5).astype(float)
     # Balance missed attacks and false alarms so the demo is not one-sided.
     per_class = args.n // 2
-    picked = (
-        wrong.groupby("hostility", group_keys=False)
-        .apply(lambda g: g.sample(n=min(len(g), per_class), random_state=0))
+    picked = pd.concat(
+        [g.sample(n=min(len(g), per_class), random_state=0) for _, g in wrong.groupby("hostility")]
     )
     print(f"scanned {len(pool)} unseen comments; default wrong on {len(wrong)}; relabelled {len(picked)} "
           f"({int(picked['hostility'].sum())} missed attacks, {int((picked['hostility'] == 0).sum())} false alarms)")
