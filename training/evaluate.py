@@ -165,6 +165,8 @@ flagged for hostility at the stored threshold (target at most 5%). Highest-scori
   CoAID, COVID rumours): the head knows those topics and styles, not facts after 2021; it can flag true
   but unusual claims and miss new false ones.
 - UCC has few hostile comments in validation, so its figures carry wide uncertainty.
+- Finer attributes with few validation positives (threat above all) have unreliable stored thresholds:
+  use their probabilities for ranking rather than their labels.
 
 ## Reproduce
 ```
