@@ -199,15 +199,9 @@ class Moderator:
 def model_dir(path: str | os.PathLike | None = None) -> Path:
     """The model directory to load (default model, registry pointers followed); fails if absent."""
     path = Path(path) if path is not None else default_model_path()
-    if path.is_symlink() or (path / "CURRENT").is_file():
-        path = resolve_pointer(path)
+    if path.is_symlink():  # a registry pointer such as models/default: report the real folder
+        path = path.resolve()
     if not (path / META_FILE).is_file():
         raise ModelError(f"no model at {path}: {META_FILE} not found")
     return path
 
-
-def resolve_pointer(path: Path) -> Path:
-    """Follow a registry pointer: a symlink, or a directory holding a CURRENT file."""
-    if path.is_symlink():
-        return path.resolve()
-    return path.parent / (path / "CURRENT").read_text().strip()

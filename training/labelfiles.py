@@ -119,7 +119,7 @@ def resolve_conflicts(df: pd.DataFrame, policy: str = "error") -> tuple[pd.DataF
     """
     if policy not in CONFLICT_POLICIES:
         raise ValueError(f"unknown conflict policy {policy!r}; use one of {', '.join(CONFLICT_POLICIES)}")
-    labels = [c for c in df.columns if c in LABELS or c not in ("text", "line", "source", "split", "key")]
+    labels = [c for c in df.columns if c not in ("text", "line", "source", "split", "key")]
     df = df.assign(key=df["text"].map(text_key))
     problems: list[Problem] = []
     keep = []

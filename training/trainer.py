@@ -65,12 +65,11 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
                                              "training": moderator.meta.get("training")}})
         moderator.meta.pop("metrics", None)
         return moderator
+    tok_path, digest = resolve_base(cfg.base_model)
     if cfg.tiny_encoder:
-        tok_path, digest = resolve_base(cfg.base_model)
         encoder = BertModel(BertConfig(**cfg.tiny_encoder))
         base_desc = f"random BertConfig({cfg.tiny_encoder}) + tokenizer of {cfg.base_model}"
     else:
-        tok_path, digest = resolve_base(cfg.base_model)
         encoder = AutoModel.from_pretrained(tok_path)
         base_desc = cfg.base_model
     tokenizer = AutoTokenizer.from_pretrained(tok_path)
