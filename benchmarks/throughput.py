@@ -8,14 +8,17 @@ tokens; the model reads the first ``max_length`` = 128). For each group:
 
 (a) ``moderation score`` end to end in a subprocess on a JSONL file: wall clock
     including interpreter start, imports and model load, and the steady rate the
-    command itself reports (reading, tokenising, scoring, writing);
-(b) the bare forward pass of the same model on pre-tokenised, length-sorted batches
-    of the same size (no tokenising, no I/O): the ceiling for (a);
+    command itself reports (reading, tokenising, scoring, writing); once per backend
+    (torch, and onnx when onnxruntime is installed; the export is made if missing);
+(b) the bare torch forward pass of the same model on pre-tokenised, length-sorted
+    batches of the same size (no tokenising, no I/O), and the same on ONNX Runtime;
 (c) the same for a BERT-base encoder (``BertConfig()``, random weights: the size of
     Detoxify's default model), on the first ``--bert-n`` comments of the group and at
     the same 128-token truncation (which favours BERT-base on long comments).
 
-Targets on the 2-core machine: (a) >= 0.8 x (b) and (a) >= 6 x (c). Writes
+Targets on the 2-core machine: (a) >= 0.8 x (b) and (a) >= 6 x (c), where (b) is the
+torch forward pass; ratios are printed per backend. Also checks the ONNX export's scores
+against torch on 1,000 of the comments (bar: max difference <= 0.01). Writes
 benchmarks/out/throughput.json.
 """
 
@@ -78,6 +81,37 @@ def forward_rate(net: torch.nn.Module, encoded: list[dict]) -> float:
     return sum(len(enc["input_ids"]) for enc in encoded) / elapsed
 
 
+def onnx_rate(model_dir: Path, encoded: list[dict]) -> float:
+    """Comments per second of the ONNX Runtime forward pass alone (after one warm-up batch)."""
+    from moderation.onnx_backend import OnnxForward
+
+    run = OnnxForward(model_dir)
+    as_np = [(enc["input_ids"].numpy(), enc["attention_mask"].numpy()) for enc in encoded]
+    run(*as_np[0])
+    start = time.perf_counter()
+    for ids, mask in as_np:
+        run(ids, mask)
+    return sum(len(ids) for ids, _ in as_np) / (time.perf_counter() - start)
+
+
+def onnx_available(model: Moderator) -> bool:
+    """True when onnxruntime is installed; exports the model first if it has no ONNX file."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    from moderation.onnx_backend import ONNX_FILE, export_onnx
+
+    if not (model.path / ONNX_FILE).is_file():
+        print("exporting", export_onnx(model), flush=True)
+    return True
+
+
+def max_prob_diff(model: Moderator, texts: list[str]) -> float:
+    """The equal-scores check: max |p_onnx - p_torch| over ``texts``."""
+    return float(np.abs(model.with_backend("onnx").predict_proba(texts) - model.predict_proba(texts)).max())
+
+
 def cli_rate(model: Path, texts: list[str], workdir: Path, extra: list[str]) -> tuple[float, float, list[str]]:
     """(wall-clock rate incl. start-up, rate reported by the command, the command line)."""
     src = workdir / "in.jsonl"
@@ -110,27 +144,41 @@ def main() -> None:
 
     bert = BertModel(BertConfig()).eval()
     extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size}
+    backends = ["torch"] + (["onnx"] if onnx_available(moderator) else [])
+    results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size, "backends": backends}
+    if "onnx" in backends:
+        check = [t for group in groups.values() for t in group][:: max(1, sum(map(len, groups.values())) // 1000)][:1000]
+        results["onnx_max_prob_diff"] = max_prob_diff(moderator, check)
+        print(json.dumps({"onnx_max_prob_diff": results["onnx_max_prob_diff"], "comments": len(check)}), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, texts in groups.items():
-            wall, reported, cmd = cli_rate(args.model, texts, Path(tmp), extra)
             enc = batches(moderator.tokenizer, texts, moderator.max_length, batch_size)
-            bare = forward_rate(moderator.net, enc)
-            base = forward_rate(bert, batches(moderator.tokenizer, texts[: args.bert_n], moderator.max_length, batch_size))
-            results[name] = {
-                "comments": len(texts), "mean_tokens": round(sum(int(e["attention_mask"].sum()) for e in enc) / len(texts), 1),
-                "a_cli_wall": round(wall, 1), "a_cli_reported": round(reported, 1), "b_forward": round(bare, 1), "c_bert_base": round(base, 1),
-                "a_over_b": round(reported / bare, 2), "a_wall_over_b": round(wall / bare, 2), "a_over_c": round(reported / base, 1),
-                "command": " ".join(cmd),
-            }
-            print(json.dumps({name: results[name]}), flush=True)
+            row = {"comments": len(texts), "mean_tokens": round(sum(int(e["attention_mask"].sum()) for e in enc) / len(texts), 1)}
+            row["b_forward"] = round(forward_rate(moderator.net, enc), 1)
+            if "onnx" in backends:
+                row["b_forward_onnx"] = round(onnx_rate(moderator.path, enc), 1)
+            row["c_bert_base"] = round(forward_rate(bert, batches(moderator.tokenizer, texts[: args.bert_n], moderator.max_length, batch_size)), 1)
+            for backend in backends:
+                wall, reported, cmd = cli_rate(args.model, texts, Path(tmp), extra + ["--backend", backend])
+                row[backend] = {
+                    "a_cli_wall": round(wall, 1), "a_cli_reported": round(reported, 1),
+                    "a_over_b": round(reported / row["b_forward"], 2), "a_wall_over_b": round(wall / row["b_forward"], 2),
+                    "a_over_c": round(reported / row["c_bert_base"], 1), "command": " ".join(cmd),
+                }
+            results[name] = row
+            print(json.dumps({name: row}), flush=True)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'group':6} {'(a) wall':>9} {'(a) run':>8} {'(b) fwd':>8} {'(c) BERT':>9} {'a/b':>5} {'a/c':>6}  comments/s")
+    print(f"{'group':6} {'backend':7} {'(a) wall':>9} {'(a) run':>8} {'(b) torch':>10} {'(b) onnx':>9} {'(c) BERT':>9} {'a/b':>5} {'a/c':>6}  comments/s")
     for name in GROUPS:
         r = results[name]
-        print(f"{name:6} {r['a_cli_wall']:9.1f} {r['a_cli_reported']:8.1f} {r['b_forward']:8.1f} {r['c_bert_base']:9.1f} {r['a_over_b']:5.2f} {r['a_over_c']:6.1f}")
+        for backend in backends:
+            a = r[backend]
+            print(f"{name:6} {backend:7} {a['a_cli_wall']:9.1f} {a['a_cli_reported']:8.1f} {r['b_forward']:10.1f} "
+                  f"{r.get('b_forward_onnx', float('nan')):9.1f} {r['c_bert_base']:9.1f} {a['a_over_b']:5.2f} {a['a_over_c']:6.1f}")
+    if "onnx_max_prob_diff" in results:
+        print(f"onnx vs torch: max probability difference {results['onnx_max_prob_diff']:.2e} on 1,000 of the comments")
 
 
 if __name__ == "__main__":

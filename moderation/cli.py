@@ -282,6 +282,22 @@ def models_rollback(models_dir: ModelsDir = None) -> None:
     typer.echo(f"default -> {info.name} ({info.version})")
 
 
+@models_app.command("export-onnx", epilog="Examples:\n\n  moderation models export-onnx\n\n  moderation models export-onnx moderation-minilm-1.1.0\n\n"
+                    "  moderation score comments.jsonl --output scores.jsonl --backend onnx\n")
+def models_export_onnx(
+    name: Annotated[str, typer.Argument(help="Model folder name, 'default', or a model directory path.")] = "default",
+    models_dir: ModelsDir = None,
+) -> None:
+    """Export a model to ONNX (fp32) next to its weights, checked against torch (max probability difference <= 0.01)."""
+    from moderation.model import Moderator
+    from moderation.onnx_backend import export_onnx
+    from moderation.registry import Registry
+
+    path = Path(name) if Path(name).is_dir() and name != "default" else Registry(models_dir).get(name).path
+    result = export_onnx(Moderator.load(path))
+    typer.echo(f"wrote {path.resolve()}/model.onnx ({result['size_mb']:.0f} MB, max probability difference vs torch {result['max_prob_diff']:.1e})")
+
+
 SCORE_EPILOG = (
     "Examples:\n\n"
     "  moderation score comments.jsonl --output scores.jsonl\n\n"
@@ -304,7 +320,7 @@ def score(
     keep_fields: Annotated[Optional[str], typer.Option(help="Comma-separated input fields copied to each output record.", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run from OUT.partial/.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Comments per forward pass (default: the model's, 64).", show_default=False)] = None,
-    backend: Annotated[str, typer.Option(help="Inference backend; only torch ships (ONNX did not keep scores within 0.01 when faster).")] = "torch",
+    backend: Annotated[str, typer.Option(help="Inference backend: torch, or onnx (needs `moderation models export-onnx` first and the onnx extra).")] = "torch",
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the shipped models/default).", show_default=False)] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row was rejected.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
@@ -316,16 +332,14 @@ def score(
     keep = tuple(k.strip() for k in (keep_fields or "").split(",") if k.strip())
     if clash := [k for k in keep if k in RESERVED]:
         _fail(f"--keep-fields cannot include {', '.join(clash)}: the output already has {', '.join(RESERVED)}")
-    if backend == "onnx":
-        _fail("the ONNX backend is not included: int8 was 1.9x faster but moved scores by up to 0.12 (bar: 0.01), fp32 was not faster")
-    if backend != "torch":
-        _fail(f"unknown backend {backend!r} (use torch)")
+    if backend not in ("torch", "onnx"):
+        _fail(f"unknown backend {backend!r} (use torch or onnx)")
     try:
         fields = Fields(text_field, id_field, keep)
         paths = expand_inputs(inputs)
         fmt = output_format(str(output), fmt)
         check_inputs(paths, fields)  # unknown fields fail now, before the model loads
-        summary = _run_score(paths, output, fmt, fields, resume, batch_size, model, show_progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"), verbose=verbose)
+        summary = _run_score(paths, output, fmt, fields, resume, batch_size, model, backend, show_progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"), verbose=verbose)
     except ModerationError as exc:
         _fail(str(exc), exc.exit_code)
     except OSError as exc:
@@ -343,7 +357,7 @@ def score(
 
 
 def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resume: bool, batch_size: Optional[int],
-               model: Optional[Path], show_progress: bool, verbose: bool) -> "Summary":
+               model: Optional[Path], backend: str, show_progress: bool, verbose: bool) -> "Summary":
     """Load the model (heavy imports start here) and run the pipeline, with a progress bar on a TTY."""
     from moderation.io import estimate_rows
     from moderation.scoring import Job, run
@@ -356,10 +370,10 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
 
     from moderation.model import Moderator
 
-    scorer = Moderator.load(model)
+    scorer = Moderator.load(model, backend=backend)
     if batch_size:
         scorer.batch_size = batch_size
-    log(f"model {scorer.name}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
+    log(f"model {scorer.name} on {backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
     job = Job(paths, output, fmt, fields, resume)
     if not show_progress:
         return run(scorer, job, log=log)
@@ -413,22 +427,26 @@ def serve(
     feedback_dir: Annotated[Path, typer.Option(help="Where comments:suggestscore writes label files.")] = Path("feedback"),
     log_text: Annotated[bool, typer.Option(help="Also log comment texts (off: texts never reach the log).")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    backend: Annotated[str, typer.Option(help="Inference backend: torch, or onnx (needs `moderation models export-onnx` first).")] = "torch",
 ) -> None:
     """Serve the model over HTTP: native batch API, Perspective-compatible API and Coral Talk moderation."""
     from moderation.model import model_dir
+    from moderation.onnx_backend import ONNX_FILE
     from moderation.service.server import serve as run_server
     from moderation.service.settings import DEFAULT_API_KEY_ENV, Settings
 
     if api_key_env and not os.environ.get(api_key_env):
         _fail(f"--api-key-env {api_key_env}: that environment variable is not set")
     path = model_dir(model)  # a missing model fails here, before the port is bound
+    if backend == "onnx" and not (path / ONNX_FILE).is_file():
+        _fail(f"no ONNX export at {path / ONNX_FILE}: run `moderation models export-onnx {path}` first")
     try:
         settings = Settings(
             model_dir=str(path), host=host, port=port, workers=workers,
             api_key_env=api_key_env or DEFAULT_API_KEY_ENV, coral_secret_env=coral_secret_env,
             max_body_bytes=max_body_bytes, max_comments=max_comments, queue_size=queue_size, max_batch=max_batch,
             max_wait_ms=max_wait_ms, forward_batch=forward_batch, timeout_s=timeout, feedback_dir=str(feedback_dir), log_text=log_text,
-            log_level=log_level.lower(), coral_status=coral_status,
+            log_level=log_level.lower(), coral_status=coral_status, backend=backend,
             thresholds=Settings.parse_label_values(threshold or []),
             coral_thresholds=Settings.parse_label_values(coral_threshold or ["hostility=0.8"]),
             # Workers split the cores rather than each spawning a thread per core.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from moderation.types import MAX_CHARS, Document, Scores
 
 META_FILE = "moderation.json"
 WEIGHTS_FILE = "model.safetensors"
+BACKENDS = ("torch", "onnx")
 MODELS_DIR_ENV = "MODERATION_MODELS_DIR"
 
 
@@ -80,8 +81,11 @@ class Moderator:
     uses all cores for one batch, so parallel forwards would only contend).
     """
 
-    def __init__(self, net: MultiLabelHead, tokenizer: Any, meta: dict[str, Any]):
+    def __init__(self, net: MultiLabelHead, tokenizer: Any, meta: dict[str, Any], path: Path | None = None):
         self.net = net.eval()
+        self.path = path  # the folder it was loaded from (None if built in memory)
+        self.backend = "torch"
+        self._runner: Callable[[np.ndarray, np.ndarray], np.ndarray] = self._torch_forward
         self.tokenizer = tokenizer
         self.meta = meta
         self.labels: list[str] = list(meta["labels"])
@@ -98,8 +102,12 @@ class Moderator:
         return f"{self.meta.get('name', 'moderation')}@{self.meta.get('version', '0')}"
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> "Moderator":
-        """Load a model directory; with no argument, the shipped default model."""
+    def load(cls, path: str | os.PathLike | None = None, backend: str = "torch") -> "Moderator":
+        """Load a model directory; with no argument, the shipped default model.
+
+        ``backend="onnx"`` runs forward passes on ONNX Runtime from the folder's
+        ``model.onnx`` (made by ``moderation models export-onnx``).
+        """
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -114,7 +122,24 @@ class Moderator:
             tokenizer = AutoTokenizer.from_pretrained(path)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from exc
-        return cls(net, tokenizer, meta)
+        return cls(net, tokenizer, meta, path).with_backend(backend)
+
+    def with_backend(self, backend: str) -> "Moderator":
+        """The same model (shared weights and metadata) on another backend: "torch" or "onnx"."""
+        if backend == self.backend:
+            return self
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r} (use {' or '.join(BACKENDS)})")
+        twin = Moderator(self.net, self.tokenizer, self.meta, self.path)
+        twin.batch_size, twin.thresholds, twin.calibration = self.batch_size, self.thresholds, self.calibration
+        if backend == "onnx":
+            from moderation.onnx_backend import OnnxForward
+
+            if self.path is None:
+                raise ModelError("the ONNX backend needs a model loaded from a folder")
+            twin._runner = OnnxForward(self.path)
+        twin.backend = backend
+        return twin
 
     def save(self, path: str | os.PathLike, fp16: bool = True) -> Path:
         """Write a self-contained model directory (fp16 weights keep it small)."""
@@ -151,7 +176,10 @@ class Moderator:
         return out
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """One padded batch to logits (its own step so another runtime could replace it)."""
+        """One padded batch to logits on the current backend."""
+        return self._runner(input_ids, attention_mask)
+
+    def _torch_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.net(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).float().numpy()
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

@@ -40,8 +40,11 @@ def bias_table() -> pd.DataFrame:
     rows = []
     for who in ("Muslim", "Christian", "Jewish", None):
         for phrase, y in [(p, 1.0) for p in HOSTILE] + [(p, 0.0) for p in FRIENDLY]:
-            rows.append((f"{phrase}, said the {who} neighbour" if who else phrase, y, "validation"))
+            for frame in ("{phrase}, said the {who} neighbour", "{phrase}, wrote a {who} reader"):
+                rows.append((frame.format(phrase=phrase, who=who) if who else f"{phrase} ({frame[9:13]})", y, "validation"))
     rows += [(f"{p}, said the Hindu neighbour", 0.0, "validation") for p in FRIENDLY]  # no positives
+    # Both classes but only six rows: too few for a meaningful AUC.
+    rows += [(f"{p}, said the Buddhist neighbour", y, "validation") for p, y in zip(HOSTILE[:3] + FRIENDLY[:3], [1.0] * 3 + [0.0] * 3)]
     rows += [("nice day, said the Muslim neighbour", 1.0, "train")]  # not validation
     rows += [("nice day, said the Christian neighbour", MISSING, "validation")]  # label unknown
     frame = pd.DataFrame(rows, columns=["text", "hostility", "split"]).assign(source="ucc")
@@ -52,7 +55,7 @@ def bias_table() -> pd.DataFrame:
 
 def test_fair_predictor_scores_one() -> None:
     report = bias_report(scorer(), bias_table(), threshold=0.5)
-    assert report["n"] == 45 and report["positives"] == 20
+    assert report["n"] == 91 and report["positives"] == 43
     assert set(report["subgroups"]) == {"Muslim", "Christian", "Jewish"}
     assert report["final_score"] == pytest.approx(1.0)
     assert report["subgroups"]["Muslim"]["fpr"] == 0.0
@@ -71,6 +74,7 @@ def test_penalising_a_word_shows_low_bpsn_for_that_subgroup() -> None:
 def test_skipped_subgroups_are_reported() -> None:
     skipped = bias_report(scorer(), bias_table(), threshold=0.5)["skipped"]
     assert "Hindu" in skipped and "5 rows, 0 hostile" in skipped["Hindu"]
+    assert skipped["Buddhist"].startswith("6 rows, 3 hostile: needs 20 rows")
     assert skipped["Arab"].startswith("0 rows")
 
 

@@ -273,9 +273,3 @@ def test_import_moderation_stays_light() -> None:
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
-
-
-
-def test_onnx_backend_is_not_shipped(tmp_path: Path, tiny_model_dir: Path) -> None:
-    src = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
-    assert_one_line_error(invoke(tiny_model_dir, str(src), "-o", str(tmp_path / "o.jsonl"), "--backend", "onnx"), "ONNX backend is not included")

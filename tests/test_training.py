@@ -54,7 +54,33 @@ def raw_dir(tmp_path: Path) -> Path:
     (tmp_path / "toxic_spans" / "data" / "spans.csv").write_text(
         "annotation,type,start,end\n0,Insult,4,9\n1,Insu,4,9\n3,Profane/Obscene,0,4\n4,Profane/Obscene,0,4\n"
     )
+    (tmp_path / "claimbuster").mkdir()
+    (tmp_path / "claimbuster" / "kfold_25ncs.csv").write_text(
+        "sentence_id,screening,label,text\n1,-3,1,We lost 700000 jobs last year.\n2,-3,0,I believe in this country.\n"
+    )
     return tmp_path
+
+
+def test_claimbuster_non_claims_as_misinformation_negatives_only_when_asked(raw_dir: Path) -> None:
+    plain = load_source("claimbuster", raw_dir).set_index("text")
+    assert (plain["misinformation"] == MISSING).all()
+    opted = load_source("claimbuster", raw_dir, nonclaims_not_misinformation=True).set_index("text")
+    assert opted.loc["I believe in this country.", "misinformation"] == 0
+    assert opted.loc["We lost 700000 jobs last year.", "misinformation"] == MISSING  # a claim may be true or false
+    with pytest.raises(ValueError, match="no option 'train_sise'"):
+        build_table({"claimbuster": {"train_sise": 10}}, data_dir=raw_dir)
+
+
+def test_validation_caps_do_not_depend_on_the_training_seed(raw_dir: Path) -> None:
+    (raw_dir / "claimbuster" / "kfold_25ncs.csv").write_text(
+        "sentence_id,screening,label,text\n" + "".join(f"{i},-3,{i % 2},Sentence number {i} about budgets.\n" for i in range(200))
+    )
+    def val_texts(seed: int) -> set:
+        table = build_table({"claimbuster": {"val_fraction": 0.5, "val_size": 20, "train_size": 20}}, data_dir=raw_dir, seed=seed)
+        return set(table.loc[table["split"] == "validation", "text"]), set(table.loc[table["split"] == "train", "text"])
+    (val_a, train_a), (val_b, train_b) = val_texts(1), val_texts(2)
+    assert val_a == val_b and len(val_a) == 20
+    assert train_a != train_b  # training samples still follow the seed
 
 
 def test_liar_binary_mapping_and_official_splits(raw_dir: Path) -> None:
@@ -159,3 +185,22 @@ def test_train_cli_rejects_bad_config(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown config keys: epochz" in result.output
     result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "config not found" in result.output
+
+
+def test_train_layers_updates_only_the_top_of_the_encoder(tmp_path: Path) -> None:
+    import dataclasses
+
+    from training.trainer import Trainer, build_moderator
+
+    data = _label_file(tmp_path / "labels.csv")
+    cfg = dataclasses.replace(_tiny_cfg(data), train_layers=0, checkpoint_every=0)
+    moderator = build_moderator(cfg, list(LABELS))
+    before = {k: v.clone() for k, v in moderator.net.state_dict().items()}
+    table = build_table(cfg.sources)
+    Trainer(cfg, tmp_path / "out", progress=False).fit(moderator, table[table["split"] == "train"].reset_index(drop=True))
+    after = moderator.net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"classifier.weight", "classifier.bias"}
+    assert all(p.requires_grad for p in moderator.net.parameters())  # later training is not silently frozen
+    with pytest.raises(ValueError, match="train_layers"):
+        Trainer(dataclasses.replace(cfg, train_layers=5), tmp_path / "x", progress=False).fit(moderator, table)

@@ -55,6 +55,8 @@ HOSTILITY = LABELS.index("hostility")
 POWER = -5
 OVERALL_WEIGHT = 0.25
 BIAS_METRICS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+MIN_SUBGROUP_ROWS = 20  # smaller identity subgroups are reported as skipped
+MIN_SUBGROUP_CLASS = 3  # hostile and non-hostile rows each
 TEMPLATE_TARGET = 0.05
 
 #: {one}: "a Muslim person" / "a woman"; {desc}: "Muslim" / "a woman"; {many}: "Muslim people" / "women".
@@ -114,8 +116,9 @@ def bias_metrics(texts: list[str], y: np.ndarray, p: np.ndarray, threshold: floa
     for name, pattern in IDENTITY_PATTERNS.items():
         member = np.fromiter((bool(pattern.search(t)) for t in texts), dtype=bool, count=len(texts))
         n, positives = int(member.sum()), int(y[member].sum())
-        if not has_both_classes(y[member]) or not has_both_classes(y[~member]):
-            skipped[name] = f"{n} rows, {positives} hostile: subgroup and background need both classes"
+        if n < MIN_SUBGROUP_ROWS or min(positives, n - positives) < MIN_SUBGROUP_CLASS or not has_both_classes(y[~member]):
+            skipped[name] = (f"{n} rows, {positives} hostile: needs {MIN_SUBGROUP_ROWS} rows with {MIN_SUBGROUP_CLASS} of each class "
+                             "(an AUC from a handful of rows is noise, and one near 0 would sink the power mean)")
             continue
         bpsn = (member & (y == 0)) | (~member & (y == 1))
         bnsp = (member & (y == 1)) | (~member & (y == 0))

@@ -15,9 +15,11 @@ from __future__ import annotations
 import codecs
 import glob
 import hashlib
+import inspect
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import pandas as pd
 from moderation.labels import LABELS, MISSING
 
 DATA_DIR_ENV = "MODERATION_DATA_DIR"
+VAL_SEED = 0  # validation caps are sampled with this, never with the training seed
 
 
 def default_data_dir() -> Path:
@@ -74,7 +77,11 @@ MAPPING: dict[str, dict[str, str]] = {
     "covid_rumor": {"misinformation": "F = 1, T = 0 (U unverified dropped)"},
     "coaid": {"misinformation": "claim and news titles: Fake files = 1, Real files = 0"},
     "covidlies": {"misinformation": "pos_variations (restated misconceptions) = 1"},
-    "claimbuster": {"claim": "check-worthy factual claim (label 1) / not (0)"},
+    "claimbuster": {
+        "claim": "check-worthy factual claim (label 1) / not (0)",
+        "misinformation": "missing; with the source option `nonclaims_not_misinformation: true`, not check-worthy (0) = 0 "
+        "(opinion and non-factual talk cannot be misinformation) and check-worthy = missing",
+    },
 }
 
 
@@ -284,9 +291,15 @@ def load_covidlies(root: Path) -> pd.DataFrame:
     return _frame(texts, "covidlies", {"misinformation": 1.0})
 
 
-def load_claimbuster(root: Path) -> pd.DataFrame:
+def load_claimbuster(root: Path, nonclaims_not_misinformation: bool = False) -> pd.DataFrame:
     df = pd.read_csv(root / "claimbuster" / "kfold_25ncs.csv")
-    return _frame(df["text"], "claimbuster", {"claim": df["label"].astype(float)})
+    claim = df["label"].astype(float)
+    labels = {"claim": claim}
+    if nonclaims_not_misinformation:
+        # The only everyday-speech negatives for misinformation: every other misinformation source is all
+        # claims, so without these the head learns "political assertion" rather than "false assertion".
+        labels["misinformation"] = np.where(claim == 0, 0.0, MISSING)
+    return _frame(df["text"], "claimbuster", labels)
 
 
 ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
@@ -338,13 +351,22 @@ def _load_label_file_source(path: Path) -> pd.DataFrame:
     return df.drop(columns=["line"])
 
 
-def load_source(name: str, data_dir: Path | str | None = None, val_fraction: float = 0.1) -> pd.DataFrame:
-    """Load one source, normalise text, drop empties and give every row a split."""
+SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction")
+
+
+def load_source(name: str, data_dir: Path | str | None = None, val_fraction: float = 0.1, **options: object) -> pd.DataFrame:
+    """Load one source, normalise text, drop empties and give every row a split.
+
+    ``options`` go to the source's adapter (e.g. ``nonclaims_not_misinformation`` for ClaimBuster).
+    """
     from training.labelfiles import FILE_BUILDERS
 
     root = Path(data_dir) if data_dir else default_data_dir()
+    accepted = set(inspect.signature(ADAPTERS[name]).parameters) - {"root"} if name in ADAPTERS else set()
+    if unknown := sorted(set(options) - accepted):
+        raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; options: {', '.join(SAMPLING_OPTIONS + tuple(sorted(accepted)))}")
     if name in ADAPTERS:
-        df = ADAPTERS[name](root)
+        df = ADAPTERS[name](root, **options)
     elif Path(name).suffix.lower() in FILE_BUILDERS:
         df = _load_label_file_source(Path(name))
     else:
@@ -369,7 +391,10 @@ def build_table(
     without an official validation file). Training rows whose text also occurs in any
     validation split are dropped, so overlapping sources (OLID / TweetEval) cannot leak.
     """
-    frames = [load_source(name, data_dir, opts.get("val_fraction", 0.1)) for name, opts in sources.items()]
+    frames = [
+        load_source(name, data_dir, opts.get("val_fraction", 0.1), **{k: v for k, v in opts.items() if k not in SAMPLING_OPTIONS})
+        for name, opts in sources.items()
+    ]
     table = pd.concat(frames, ignore_index=True)
     table["key"] = table["text"].map(text_key)
     val_keys = set(table.loc[table["split"] == "validation", "key"])
@@ -384,6 +409,11 @@ def build_table(
         for part, cap in ((train, opts.get("train_size")), (val, opts.get("val_size"))):
             rows = part[part["source"] == name]
             if cap is not None and len(rows) > cap:
-                rows = rows.iloc[np.sort(rng.choice(len(rows), size=int(cap), replace=False))]
+                pick = rng.choice(len(rows), size=int(cap), replace=False)  # drawn for both, so training samples stay reproducible
+                if part is val:
+                    # Validation caps use a fixed seed per source, so models trained with different seeds
+                    # are compared on the same validation rows.
+                    pick = np.random.default_rng([VAL_SEED, zlib.crc32(name.encode())]).choice(len(rows), size=int(cap), replace=False)
+                rows = rows.iloc[np.sort(pick)]
             parts.append(rows)
     return pd.concat(parts, ignore_index=True).drop(columns=["key"])

@@ -107,6 +107,23 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int, grou
     return batches
 
 
+def freeze_lower_layers(net: nn.Module, train_layers: int | None) -> None:
+    """Freeze the embeddings and all but the top ``train_layers`` encoder layers (None: train everything).
+
+    A small label file fine-tuned through every layer can reshape features the other
+    labels rely on; updating only the top of the encoder keeps most of them as they were.
+    """
+    net.requires_grad_(True)
+    if train_layers is None:
+        return
+    depth = net.encoder.config.num_hidden_layers
+    if not 0 <= train_layers <= depth:
+        raise ValueError(f"train_layers must be between 0 and {depth}, got {train_layers}")
+    keep = tuple(f"encoder.layer.{i}." for i in range(depth - train_layers, depth))
+    for name, param in net.encoder.named_parameters():
+        param.requires_grad_(name.startswith(keep))
+
+
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """BCE over known cells only: a MISSING cell contributes nothing, not a negative."""
     mask = (targets != MISSING).float()
@@ -148,10 +165,12 @@ class Trainer:
         plan = plan[:total]
 
         net = moderator.net.train()
+        freeze_lower_layers(net, cfg.train_layers)
+        trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
         no_decay = ("bias", "LayerNorm.weight", "layer_norm")
         groups = [
-            {"params": [p for n, p in net.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
-            {"params": [p for n, p in net.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+            {"params": [p for n, p in trainable if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
+            {"params": [p for n, p in trainable if any(k in n for k in no_decay)], "weight_decay": 0.0},
         ]
         opt = torch.optim.AdamW(groups, lr=cfg.learning_rate)
         warmup = max(1, int(cfg.warmup_ratio * total))
@@ -210,7 +229,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         self.train_seconds = time.perf_counter() - started
-        net.eval()
+        net.eval().requires_grad_(True)
         return self
 
     def _checkpoint(self, net: nn.Module, opt: Any, sched: Any, step: int) -> None:

@@ -49,6 +49,7 @@ class Settings:
     log_text: bool = False
     log_level: str = "info"
     torch_threads: int | None = None  # None: torch's default (all cores)
+    backend: str = "torch"  # or "onnx": needs `moderation models export-onnx` first
 
     def validate(self) -> "Settings":
         """Raise ValueError on settings that cannot work together."""
@@ -61,6 +62,8 @@ class Settings:
             raise ValueError("timeout_s must be positive and max_wait_ms not negative")
         if self.coral_status not in CORAL_STATUSES:
             raise ValueError(f"coral_status must be one of {', '.join(CORAL_STATUSES)}, not {self.coral_status!r}")
+        if self.backend not in ("torch", "onnx"):
+            raise ValueError(f"backend must be torch or onnx, not {self.backend!r}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         for table in (self.thresholds, self.coral_thresholds):

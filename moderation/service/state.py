@@ -65,7 +65,7 @@ class ServiceState:
             import torch
 
             torch.set_num_threads(self.settings.torch_threads)
-        return Moderator.load(self.settings.model_dir)
+        return Moderator.load(self.settings.model_dir, backend=self.settings.backend)
 
     def _attach(self, moderator: Any) -> None:
         moderator.thresholds = {**moderator.thresholds, **self.settings.thresholds}
