@@ -26,6 +26,7 @@ import pandas as pd
 
 from moderation import Moderator
 from training.data import build_table, hash_split, text_key
+from training.evaluate import training_stages
 
 HOLDOUT = 0.2  # retrain()'s default hold-out share
 
@@ -46,7 +47,9 @@ def main() -> None:
     parent_dir = Path("models/default").resolve()
     parent = Moderator.load(parent_dir)
     cfg = parent.meta["config"]
-    seen = build_table(cfg["sources"], data_dir=args.data_dir, seed=cfg["seed"])
+    # Every stage of a multi-stage model sampled its own rows: exclude them all.
+    seen = pd.concat([build_table(s["config"]["sources"], data_dir=args.data_dir, seed=s["config"]["seed"])
+                      for s in training_stages(parent.meta) if s["config"].get("sources")])
     seen_keys = set(seen["text"].map(text_key))
     # The unsampled training pool: same sources, no caps, minus everything the model trained or validated on.
     pool = build_table({s: {k: v for k, v in cfg["sources"][s].items() if k == "val_fraction"} for s in args.sources},
@@ -76,7 +79,7 @@ def main() -> None:
 
     start = time.perf_counter()
     cmd = [sys.executable, "-m", "moderation.cli", "train", "--init-from", str(parent_dir), "--data", str(labels),
-           "--output", str(registry / "demo-1.1.0"), "--models-dir", str(registry), "--replay", args.replay, "--quiet"]
+           "--output", str(registry / "demo-child"), "--models-dir", str(registry), "--replay", args.replay, "--quiet"]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     if args.config:
@@ -88,7 +91,7 @@ def main() -> None:
     if proc.returncode not in (0, 1):
         print(proc.stderr[-2000:])
         raise SystemExit(proc.returncode)
-    child = Moderator.load(registry / "demo-1.1.0")
+    child = Moderator.load(registry / "demo-child")
     # The same 20% hold-out as `moderation train --init-from` (hash of the text), never trained on.
     held_out = np.asarray(hash_split(picked["text"], HOLDOUT)) == "validation"
     truth = picked["hostility"].to_numpy().astype(int)

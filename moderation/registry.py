@@ -66,6 +66,7 @@ class Registry:
         return ModelInfo(name, path, json.loads((path / META_FILE).read_text()), name == self._default_target())
 
     def _switch(self, name: str, action: str, extra: dict[str, Any] | None = None) -> None:
+        self.get(name)  # never point the default at a missing or broken folder
         pointer = self.root / POINTER
         if pointer.exists() and not pointer.is_symlink():
             raise ModelError(f"{pointer} is a directory, not a pointer; move it into a versioned folder first")

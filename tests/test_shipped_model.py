@@ -75,14 +75,18 @@ def test_seed_000_comments_rank_sensibly(model: Moderator, seed_000) -> None:
     median_h = float(np.median(list(hostility.values())))
     for fragment in ("Hamas Rats in the tunnels", "people who are brain dead"):
         assert _find(hostility, fragment) > 2 * median_h, fragment
+    median_m = float(np.median(list(misinfo.values())))
     for fragment in ("$50 billion", "billions in untraceable bills"):
-        assert _find(misinfo, fragment) >= model.thresholds["misinformation"], fragment
-    assert _find(hostility, "Thank you President Biden") < model.thresholds["hostility"]
+        assert _find(misinfo, fragment) > median_m, fragment
+    thanks = "Thank you President Biden"
+    assert _find(hostility, thanks) < model.thresholds["hostility"] and _find(misinfo, thanks) < model.thresholds["misinformation"]
+    # Ordinary comments: at most a third of the page is flagged for misinformation (1.0.0 flagged 24 of 30).
+    assert sum(p >= model.thresholds["misinformation"] for p in misinfo.values()) <= len(misinfo) // 3
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of moderation-minilm@1.0.0 (issue 3): the threat and the "
-                   "dehumanising comment score below the hostility threshold, and the misinformation head "
-                   "scores ordinary political comments (the thank-you) near 0.6")
+@pytest.mark.xfail(strict=True, reason="known gap of moderation-minilm@1.2.0 (issue 3): the threat and the "
+                   "dehumanising comment score below the hostility threshold, and the '$50 billion' and "
+                   "'untraceable bills' claims rank above the page median but below the misinformation threshold")
 def test_seed_000_comments_meet_the_issue_bar(model: Moderator, seed_000) -> None:
     hostility, misinfo = seed_000
     h_thr, m_thr = model.thresholds["hostility"], model.thresholds["misinformation"]

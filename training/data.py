@@ -82,6 +82,10 @@ MAPPING: dict[str, dict[str, str]] = {
         "misinformation": "missing; with the source option `nonclaims_not_misinformation: true`, not check-worthy (0) = 0 "
         "(opinion and non-factual talk cannot be misinformation) and check-worthy = missing",
     },
+    "claim-negatives": {
+        "misinformation": "stage 4 only (`training/claim_negatives.py`): 0 for training comments of the hostility sources "
+        "whose claim probability under 1.1.0 is below 0.15 (no stated fact, so no misinformation); their own labels kept",
+    },
 }
 
 

@@ -70,27 +70,63 @@ def _bias_table(bias: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _stages(meta: dict[str, Any]) -> list[dict[str, Any]]:
+def training_stages(meta: dict[str, Any]) -> list[dict[str, Any]]:
     """Training stages, oldest first (a model trained with ``init_from`` records its parent's)."""
-    stages = [{"training": meta.get("training", {}), "config": meta.get("config", {})}]
-    parent = meta.get("init_from")
-    if parent:
-        stages.insert(0, {"training": parent.get("training") or {}, "config": parent.get("config") or {}})
+    stages = []
+    node: dict[str, Any] | None = meta
+    while node:
+        stages.insert(0, {"training": node.get("training") or {}, "config": node.get("config") or {}, "soup": node.get("soup")})
+        node = node.get("init_from")
     return stages
 
 
 def _training_time(meta: dict[str, Any]) -> str:
-    stages = _stages(meta)
-    parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments" for s in stages]
+    stages = training_stages(meta)
+    parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments"
+             + (f" (the {len(s['soup'])} fine-tunes averaged into a soup, together)" if s["soup"] else "") for s in stages]
     total = sum(s["training"].get("train_seconds", 0) for s in stages) / 60
-    return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; 1 epoch each; measured wall time while other jobs shared the machine, so a quiet run is faster)."
+    return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; measured wall time)."
+
+
+#: The committed recipe of the shipped default, one entry per stage in training order (each stage
+#: starts from the previous one); a stage made as a soup lists the configs of its ingredients.
+DEFAULT_RECIPE: tuple[tuple[str, ...], ...] = (
+    ("configs/default.yaml",),
+    ("configs/default-stage2.yaml",),
+    ("configs/default-stage3a.yaml", "configs/default-stage3b.yaml"),
+    ("configs/default-stage4.yaml",),
+)
+
+#: Commands a stage's config needs run first (label files it lists that are derived from a model).
+PREPARE = {"configs/default-stage4.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
 
 
 def _reproduce(meta: dict[str, Any]) -> str:
-    if meta.get("init_from"):
-        return ("moderation train --config configs/default.yaml --output runs/default-stage1\n"
-                "moderation train --config configs/default-stage2.yaml --output runs/default")
-    return "moderation train --config configs/default.yaml --output runs/default"
+    """One command per stage; each stage writes where the next one's ``init_from`` reads."""
+    stages = training_stages(meta)
+    outputs = [(s["config"].get("init_from") or "runs/default") for s in stages[1:]] + ["runs/default"]
+    cmds = []
+    for n, (stage, configs, out) in enumerate(zip(stages, DEFAULT_RECIPE, outputs), start=1):
+        if stage["soup"]:
+            parts = [f"runs/default-stage{n}{chr(ord('a') + i)}" for i in range(len(configs))]
+            cmds += [f"moderation train --config {cfg} --output {part}" for cfg, part in zip(configs, parts)]
+            cmds.append(f"python -m training.soup {' '.join(parts)} --output {out}")
+        else:
+            if configs[0] in PREPARE:
+                cmds.append(PREPARE[configs[0]].format(init_from=stage["config"].get("init_from")))
+            cmds.append(f"moderation train --config {configs[0]} --output {out}")
+    return "\n".join(cmds)
+
+
+def _soup_line(meta: dict[str, Any]) -> str:
+    stages = training_stages(meta)
+    lines = []
+    for n, stage in enumerate(stages, start=1):
+        if stage["soup"]:
+            names = ", ".join(f"`{i['path']}`" for i in stage["soup"])
+            lines.append(f"- Stage {n} of {len(stages)} is a model soup: the weight average of {len(stage['soup'])} fine-tunes "
+                         f"of the previous stage ({names}; `training/soup.py`), recalibrated as one model.\n")
+    return "".join(lines)
 
 
 def render_model_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
@@ -120,7 +156,7 @@ the misinformation head recognises the style and topics of claims that were fals
 - Base: {meta.get('base_model', {}).get('name')} (sha256 of weights `{meta.get('base_model', {}).get('sha256')}`),
   attention-masked mean pooling, one linear sigmoid head per label, trained with a masked BCE
   (a source that says nothing about a label contributes no loss for it).
-- Calibration: Platt scaling per label on the validation split. Stored thresholds (max F1 on pooled validation): {thresholds}.
+{_soup_line(meta)}- Calibration: Platt scaling per label on the validation split. Stored thresholds (max F1 on pooled validation): {thresholds}.
 - Training time: {_training_time(meta)}
 
 ## Data

@@ -60,10 +60,13 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         moderator = Moderator.load(cfg.init_from)
         if moderator.labels != labels:
             raise ValueError(f"{cfg.init_from} has labels {moderator.labels}, expected {labels}")
+        # The parent's own ``init_from`` is kept, so a multi-stage model records every stage.
         moderator.meta.update({"name": cfg.name or moderator.meta.get("name"), "version": cfg.version or moderator.meta.get("version"),
                                "init_from": {"model": moderator.name, "config": moderator.meta.get("config"),
-                                             "training": moderator.meta.get("training")}})
+                                             "training": moderator.meta.get("training"), "soup": moderator.meta.get("soup"),
+                                             "init_from": moderator.meta.get("init_from")}})
         moderator.meta.pop("metrics", None)
+        moderator.meta.pop("soup", None)  # the child is trained, not averaged; the parent's soup is under init_from
         return moderator
     tok_path, digest = resolve_base(cfg.base_model)
     if cfg.tiny_encoder:
@@ -269,20 +272,27 @@ def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) 
     return out
 
 
+def calibrate_and_threshold(moderator: Moderator, val: pd.DataFrame, batch_size: int = 128) -> np.ndarray:
+    """Fit Platt calibration and the stored thresholds on ``val``; return the calibrated probabilities."""
+    from moderation.model import calibrate
+    from training.metrics import fit_thresholds
+
+    logits = moderator.logits(list(val["text"]), batch_size=batch_size)
+    moderator.calibration = fit_calibration(logits, val, moderator.labels)
+    probs = calibrate(logits, moderator.calibration, moderator.labels)
+    fitted = fit_thresholds(probs, val)
+    moderator.thresholds = {l: float(fitted.get(l, 0.5)) for l in moderator.labels}
+    return probs
+
+
 def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: pd.DataFrame, cfg: TrainConfig) -> np.ndarray:
     """Calibrate on validation, store thresholds and provenance in the metadata.
 
     Returns the calibrated validation probabilities, so callers need not score ``val`` again.
     """
-    from moderation.model import calibrate
     from training.data import LICENCES
-    from training.metrics import fit_thresholds
 
-    logits = moderator.logits(list(val["text"]), batch_size=cfg.eval_batch_size)
-    moderator.calibration = fit_calibration(logits, val, moderator.labels)
-    probs = calibrate(logits, moderator.calibration, moderator.labels)
-    fitted = fit_thresholds(probs, val)
-    moderator.thresholds = {l: float(fitted.get(l, 0.5)) for l in moderator.labels}
+    probs = calibrate_and_threshold(moderator, val, batch_size=cfg.eval_batch_size)
     sources = sorted(set(train["source"]))
     moderator.meta.update(
         {
