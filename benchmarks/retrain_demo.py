@@ -26,7 +26,7 @@ import pandas as pd
 
 from moderation import Moderator
 from training.data import build_table, hash_split, text_key
-from training.evaluate import training_stages
+from training.evaluate import recorded_table, training_stages
 
 HOLDOUT = 0.2  # retrain()'s default hold-out share
 
@@ -48,7 +48,7 @@ def main() -> None:
     parent = Moderator.load(parent_dir)
     cfg = parent.meta["config"]
     # Every stage of a multi-stage model sampled its own rows: exclude them all.
-    seen = pd.concat([build_table(s["config"]["sources"], data_dir=args.data_dir, seed=s["config"]["seed"])
+    seen = pd.concat([recorded_table(s["config"], data_dir=args.data_dir)
                       for s in training_stages(parent.meta) if s["config"].get("sources")])
     seen_keys = set(seen["text"].map(text_key))
     # The unsampled training pool: same sources, no caps, minus everything the model trained or validated on.

@@ -4,6 +4,7 @@ with a TF-IDF baseline trained on exactly the same rows, and write the model car
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 from moderation.model import Moderator
 from training.baseline import TfidfBaseline
 from training.bias import bias_report, template_check
-from training.data import MAPPING, build_table
+from training.data import ADAPTERS, MAPPING, build_table
 from training.metrics import evaluate, fit_thresholds, markdown_table
 
 REPORT_FILE = "evaluation.json"
@@ -45,12 +46,29 @@ def evaluate_model(
     return report
 
 
+def recorded_table(cfg: dict[str, Any], data_dir: str | None = None) -> pd.DataFrame:
+    """Rebuild the train/validation table of a recorded training config.
+
+    A label file that gave only training rows (``val_fraction: 0``, such as the derived
+    ``runs/claim-negatives.csv``) and is not on this machine is left out with a warning:
+    the validation suite is unchanged without it. A missing file with validation rows
+    is still an error, since the suite would silently shrink.
+    """
+    sources = dict(cfg["sources"])
+    for name, opts in cfg["sources"].items():
+        if name not in ADAPTERS and opts.get("val_fraction") == 0 and not Path(name).exists():
+            print(f"warning: {name} (training rows only) is not on this machine; rebuilding the table without it",
+                  file=sys.stderr)
+            del sources[name]
+    return build_table(sources, data_dir=data_dir, seed=cfg.get("seed", 13))
+
+
 def table_for(moderator: Moderator, data_dir: str | None = None) -> pd.DataFrame:
     """Rebuild the exact train/validation table recorded in the model's metadata."""
     cfg = moderator.meta.get("config") or {}
     if not cfg.get("sources"):
         raise ValueError(f"{moderator.name} records no training sources; pass --data label files instead")
-    return build_table(cfg["sources"], data_dir=data_dir, seed=cfg.get("seed", 13))
+    return recorded_table(cfg, data_dir)
 
 
 def _mapping_table() -> str:

@@ -43,13 +43,14 @@ def make_soup(paths: list[Path], weights: list[float] | None = None, data_dir: s
     from training.trainer import calibrate_and_threshold
 
     models = [Moderator.load(p) for p in paths]
+    weights = weights or [1.0] * len(models)
     soup = models[-1]
     soup.net.load_state_dict(average_weights(models, weights))
     table = table_for(soup, data_dir)
     calibrate_and_threshold(soup, table[table["split"] == "validation"].reset_index(drop=True))
     ingredients: list[dict[str, Any]] = [
         {"model": m.name, "path": str(p), "weight": w, "config": m.meta.get("config"), "training": m.meta.get("training")}
-        for m, p, w in zip(models, paths, weights or [1.0] * len(models))
+        for m, p, w in zip(models, paths, weights)
     ]
     training = copy.deepcopy(soup.meta.get("training") or {})
     # The soup's stage costs the training of every ingredient.
