@@ -1,6 +1,6 @@
 """Peak memory of ``moderation score`` on a large JSONL dump: streaming means constant RSS.
 
-    python benchmarks/memory.py [--rows 1000000] [--model models/default | --tiny] [--limit N] [--backend onnx]
+    python benchmarks/memory.py [--rows 1000000] [--model models/default | --tiny] [--limit N] [--backend torch]
 
 Writes a JSONL file of ``--rows`` real comments (UCC + Toxic Spans, cycled, with ids)
 to /tmp, scores its first ``--limit`` rows (default: all) with ``moderation score`` in
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "default")
     ap.add_argument("--tiny", action="store_true", help="use a tiny random model (fast, same pipeline)")
     ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="onnx needs `moderation models export-onnx` first")
+    ap.add_argument("--backend", choices=("auto", "torch", "bf16"), default="auto")
     args = ap.parse_args()
 
     dump = Path(tempfile.gettempdir()) / f"moderation-bench-{args.rows}.jsonl"

@@ -45,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
 
     parent_dir = Path("models/default").resolve()
-    parent = Moderator.load(parent_dir)
+    parent = Moderator.load(parent_dir, backend="torch")
     cfg = parent.meta["config"]
     # Every stage of a multi-stage model sampled its own rows: exclude them all.
     seen = pd.concat([recorded_table(s["config"], data_dir=args.data_dir)
@@ -91,7 +91,7 @@ def main() -> None:
     if proc.returncode not in (0, 1):
         print(proc.stderr[-2000:])
         raise SystemExit(proc.returncode)
-    child = Moderator.load(registry / "demo-child")
+    child = Moderator.load(registry / "demo-child", backend="torch")
     # The same 20% hold-out as `moderation train --init-from` (hash of the text), never trained on.
     held_out = np.asarray(hash_split(picked["text"], HOLDOUT)) == "validation"
     truth = picked["hostility"].to_numpy().astype(int)

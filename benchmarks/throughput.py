@@ -9,17 +9,17 @@ tokens; the model reads the first ``max_length`` = 128). For each group:
 (a) ``moderation score`` end to end in a subprocess on a JSONL file: wall clock
     including interpreter start, imports and model load, and the steady rate the
     command itself reports (reading, tokenising, scoring, writing); once per backend
-    (torch, and onnx when onnxruntime is installed; the export is made if missing);
-(b) the bare torch forward pass of the same model on pre-tokenised, length-sorted
-    batches of the same size (no tokenising, no I/O), and the same on ONNX Runtime;
+    (torch fp32, and bf16 on CPUs with AMX, which is what ``--backend auto`` picks there);
+(b) the bare fp32 torch forward pass of the same model on pre-tokenised, length-sorted
+    batches of the same size (no tokenising, no I/O), and the same under bf16 autocast;
 (c) the same for a BERT-base encoder (``BertConfig()``, random weights: the size of
     Detoxify's default model), on the first ``--bert-n`` comments of the group and at
     the same 128-token truncation (which favours BERT-base on long comments).
 
 Targets on the 2-core machine: (a) >= 0.8 x (b) and (a) >= 6 x (c), where (b) is the
-torch forward pass; ratios are printed per backend. Also checks the ONNX export's scores
-against torch on 1,000 of the comments (bar: max difference <= 0.01). Writes
-benchmarks/out/throughput.json.
+fp32 torch forward pass; ratios are printed per backend, and a over the same backend's
+own bare forward pass too. Also checks the bf16 scores against fp32 torch on 1,000 of
+the comments (bar: max difference <= 0.01). Writes benchmarks/out/throughput.json.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from moderation.model import Moderator  # noqa: E402
+from moderation.model import PAD_TO_MULTIPLE, Moderator, has_bf16_matrix_units  # noqa: E402
 from training.data import default_data_dir  # noqa: E402
 
 GROUPS = {"short": (20, 30, 2400), "long": (150, 250, 600)}  # token range, comments
@@ -67,12 +67,12 @@ def batches(tokenizer, texts: list[str], max_length: int, batch_size: int) -> li
     """Length-sorted, padded batches exactly as ``Moderator.logits`` builds them."""
     order = np.argsort([len(t) for t in texts], kind="stable")
     return [tokenizer([texts[i] for i in order[s : s + batch_size]], truncation=True, max_length=max_length,
-                      padding=True, return_tensors="pt") for s in range(0, len(texts), batch_size)]
+                      padding=True, pad_to_multiple_of=PAD_TO_MULTIPLE, return_tensors="pt") for s in range(0, len(texts), batch_size)]
 
 
-def forward_rate(net: torch.nn.Module, encoded: list[dict]) -> float:
-    """Comments per second of the forward pass alone (after one warm-up batch)."""
-    with torch.inference_mode():
+def forward_rate(net: torch.nn.Module, encoded: list[dict], bf16: bool = False) -> float:
+    """Comments per second of the forward pass alone (after one warm-up batch), fp32 or under bf16 autocast."""
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         net(input_ids=encoded[0]["input_ids"], attention_mask=encoded[0]["attention_mask"])
         start = time.perf_counter()
         for enc in encoded:
@@ -81,35 +81,9 @@ def forward_rate(net: torch.nn.Module, encoded: list[dict]) -> float:
     return sum(len(enc["input_ids"]) for enc in encoded) / elapsed
 
 
-def onnx_rate(model_dir: Path, encoded: list[dict]) -> float:
-    """Comments per second of the ONNX Runtime forward pass alone (after one warm-up batch)."""
-    from moderation.onnx_backend import OnnxForward
-
-    run = OnnxForward(model_dir)
-    as_np = [(enc["input_ids"].numpy(), enc["attention_mask"].numpy()) for enc in encoded]
-    run(*as_np[0])
-    start = time.perf_counter()
-    for ids, mask in as_np:
-        run(ids, mask)
-    return sum(len(ids) for ids, _ in as_np) / (time.perf_counter() - start)
-
-
-def onnx_available(model: Moderator) -> bool:
-    """True when onnxruntime is installed; exports the model first if it has no ONNX file."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    from moderation.onnx_backend import ONNX_FILE, export_onnx
-
-    if not (model.path / ONNX_FILE).is_file():
-        print("exporting", export_onnx(model), flush=True)
-    return True
-
-
-def max_prob_diff(model: Moderator, texts: list[str]) -> float:
-    """The equal-scores check: max |p_onnx - p_torch| over ``texts``."""
-    return float(np.abs(model.with_backend("onnx").predict_proba(texts) - model.predict_proba(texts)).max())
+def max_prob_diff(model: Moderator, texts: list[str], backend: str) -> float:
+    """The equal-scores check: max |p_backend - p_torch| over ``texts``."""
+    return float(np.abs(model.with_backend(backend).predict_proba(texts) - model.predict_proba(texts)).max())
 
 
 def cli_rate(model: Path, texts: list[str], workdir: Path, extra: list[str]) -> tuple[float, float, list[str]]:
@@ -138,7 +112,7 @@ def main() -> None:
                     "slower runs measure interference from other processes, not the code)")
     args = ap.parse_args()
 
-    moderator = Moderator.load(args.model)
+    moderator = Moderator.load(args.model, backend="torch")
     batch_size = args.batch_size or moderator.batch_size
     groups = load_comments(args.data_dir or default_data_dir(), moderator.tokenizer)
     torch.manual_seed(SEED)
@@ -146,21 +120,22 @@ def main() -> None:
 
     bert = BertModel(BertConfig()).eval()
     extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    backends = ["torch"] + (["onnx"] if onnx_available(moderator) else [])
+    backends = ["torch"] + (["bf16"] if has_bf16_matrix_units() else [])
     results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size, "backends": backends,
                "repeat": args.repeat}
-    if "onnx" in backends:
-        check = [t for group in groups.values() for t in group][:: max(1, sum(map(len, groups.values())) // 1000)][:1000]
-        results["onnx_max_prob_diff"] = max_prob_diff(moderator, check)
-        print(json.dumps({"onnx_max_prob_diff": results["onnx_max_prob_diff"], "comments": len(check)}), flush=True)
+    check = [t for group in groups.values() for t in group][:: max(1, sum(map(len, groups.values())) // 1000)][:1000]
+    for backend in backends[1:]:
+        results[f"{backend}_max_prob_diff"] = max_prob_diff(moderator, check, backend)
+        print(json.dumps({f"{backend}_max_prob_diff": results[f"{backend}_max_prob_diff"], "comments": len(check)}), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, texts in groups.items():
             enc = batches(moderator.tokenizer, texts, moderator.max_length, batch_size)
-            row = {"comments": len(texts), "mean_tokens": round(sum(int(e["attention_mask"].sum()) for e in enc) / len(texts), 1)}
+            row = {"comments": len(texts), "mean_tokens": round(sum(int(e["attention_mask"].sum()) for e in enc) / len(texts), 1),
+                   "mean_padded_width": round(sum(e["input_ids"].numel() for e in enc) / len(texts), 1)}
             best = lambda measure: max(measure() for _ in range(args.repeat))  # noqa: E731
             row["b_forward"] = round(best(lambda: forward_rate(moderator.net, enc)), 1)
-            if "onnx" in backends:
-                row["b_forward_onnx"] = round(best(lambda: onnx_rate(moderator.path, enc)), 1)
+            if "bf16" in backends:
+                row["b_forward_bf16"] = round(best(lambda: forward_rate(moderator.net, enc, bf16=True)), 1)
             bert_enc = batches(moderator.tokenizer, texts[: args.bert_n], moderator.max_length, batch_size)
             row["c_bert_base"] = round(best(lambda: forward_rate(bert, bert_enc)), 1)
             for backend in backends:
@@ -170,22 +145,23 @@ def main() -> None:
                     "a_cli_wall": round(wall, 1), "a_cli_reported": round(reported, 1),
                     "a_over_b": round(reported / row["b_forward"], 2), "a_wall_over_b": round(wall / row["b_forward"], 2),
                     "a_over_c": round(reported / row["c_bert_base"], 1), "command": " ".join(cmd),
+                    "a_over_own_b": round(reported / row.get(f"b_forward_{backend}", row["b_forward"]), 2),
                 }
             results[name] = row
             print(json.dumps({name: row}), flush=True)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'group':6} {'backend':7} {'(a) wall':>9} {'(a) run':>8} {'(b) torch':>10} {'(b) onnx':>9} {'(c) BERT':>9} {'a/b':>5} {'a/c':>6}  comments/s")
+    print(f"{'group':6} {'backend':7} {'(a) wall':>9} {'(a) run':>8} {'(b) torch':>10} {'(b) own':>8} {'(c) BERT':>9} {'a/b':>5} {'a/own b':>8} {'a/c':>6}  comments/s")
     for name in GROUPS:
         r = results[name]
         for backend in backends:
             a = r[backend]
             print(f"{name:6} {backend:7} {a['a_cli_wall']:9.1f} {a['a_cli_reported']:8.1f} {r['b_forward']:10.1f} "
-                  f"{r.get('b_forward_onnx', float('nan')):9.1f} {r['c_bert_base']:9.1f} {a['a_over_b']:5.2f} {a['a_over_c']:6.1f}")
-    if "onnx_max_prob_diff" in results:
-        print(f"onnx vs torch: max probability difference {results['onnx_max_prob_diff']:.2e} on 1,000 of the comments")
-
+                  f"{r.get(f'b_forward_{backend}', r['b_forward']):8.1f} {r['c_bert_base']:9.1f} {a['a_over_b']:5.2f} "
+                  f"{a['a_over_own_b']:8.2f} {a['a_over_c']:6.1f}")
+    for backend in backends[1:]:
+        print(f"{backend} vs torch: max probability difference {results[f'{backend}_max_prob_diff']:.2e} on 1,000 of the comments")
 
 if __name__ == "__main__":
     main()

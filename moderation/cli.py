@@ -18,6 +18,7 @@ import functools
 import typer
 
 from moderation.errors import ModerationError
+from moderation.types import BACKENDS
 
 if TYPE_CHECKING:
     from moderation.io import Fields
@@ -201,7 +202,7 @@ def evaluate(
     from training.labelfiles import load_label_file
     from training.metrics import markdown_table
 
-    moderator = Moderator.load(model_dir)
+    moderator = Moderator.load(model_dir, backend="torch")  # fp32: figures must not depend on the CPU
     if data:
         frames = []
         for path in data:
@@ -282,21 +283,7 @@ def models_rollback(models_dir: ModelsDir = None) -> None:
     typer.echo(f"default -> {info.name} ({info.version})")
 
 
-@models_app.command("export-onnx", epilog="Examples:\n\n  moderation models export-onnx\n\n  moderation models export-onnx moderation-minilm-1.1.0\n\n"
-                    "  moderation score comments.jsonl --output scores.jsonl --backend onnx\n")
-def models_export_onnx(
-    name: Annotated[str, typer.Argument(help="Model folder name, 'default', or a model directory path.")] = "default",
-    models_dir: ModelsDir = None,
-) -> None:
-    """Export a model to ONNX (fp32) next to its weights, checked against torch (max probability difference <= 0.01)."""
-    from moderation.model import Moderator
-    from moderation.onnx_backend import export_onnx
-    from moderation.registry import Registry
-
-    path = Path(name) if Path(name).is_dir() and name != "default" else Registry(models_dir).get(name).path
-    result = export_onnx(Moderator.load(path))
-    typer.echo(f"wrote {path.resolve()}/model.onnx ({result['size_mb']:.0f} MB, max probability difference vs torch {result['max_prob_diff']:.1e})")
-
+BACKEND_HELP = "Inference backend: auto (bf16 on CPUs with AMX, else torch), torch (exact fp32) or bf16 (within 0.01 of fp32)."
 
 SCORE_EPILOG = (
     "Examples:\n\n"
@@ -305,6 +292,7 @@ SCORE_EPILOG = (
     "  moderation score dumps/ --output page_scores.csv\n\n"
     "  zcat comments.jsonl.gz | moderation score - --output scores.jsonl\n\n"
     "  moderation score big.jsonl --output scores.jsonl --resume    (continue a killed run)\n\n"
+    "  moderation score comments.jsonl --output scores.jsonl --backend torch    (exact fp32 scores)\n\n"
     "Rejected rows go to OUT.errors.jsonl with line, id and reason. Work in progress is kept in "
     "OUT.partial/; OUT itself appears only when the run is complete.\n" + EXIT_CODES
 )
@@ -320,7 +308,7 @@ def score(
     keep_fields: Annotated[Optional[str], typer.Option(help="Comma-separated input fields copied to each output record.", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run from OUT.partial/.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Comments per forward pass (default: the model's, 64).", show_default=False)] = None,
-    backend: Annotated[str, typer.Option(help="Inference backend: torch, or onnx (needs `moderation models export-onnx` first and the onnx extra).")] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the shipped models/default).", show_default=False)] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row was rejected.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
@@ -332,8 +320,8 @@ def score(
     keep = tuple(k.strip() for k in (keep_fields or "").split(",") if k.strip())
     if clash := [k for k in keep if k in RESERVED]:
         _fail(f"--keep-fields cannot include {', '.join(clash)}: the output already has {', '.join(RESERVED)}")
-    if backend not in ("torch", "onnx"):
-        _fail(f"unknown backend {backend!r} (use torch or onnx)")
+    if backend not in BACKENDS:
+        _fail(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
     try:
         fields = Fields(text_field, id_field, keep)
         paths = expand_inputs(inputs)
@@ -373,7 +361,7 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
     scorer = Moderator.load(model, backend=backend)
     if batch_size:
         scorer.batch_size = batch_size
-    log(f"model {scorer.name} on {backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
+    log(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
     job = Job(paths, output, fmt, fields, resume)
     if not show_progress:
         return run(scorer, job, log=log)
@@ -427,19 +415,16 @@ def serve(
     feedback_dir: Annotated[Path, typer.Option(help="Where comments:suggestscore writes label files.")] = Path("feedback"),
     log_text: Annotated[bool, typer.Option(help="Also log comment texts (off: texts never reach the log).")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    backend: Annotated[str, typer.Option(help="Inference backend: torch, or onnx (needs `moderation models export-onnx` first).")] = "torch",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Serve the model over HTTP: native batch API, Perspective-compatible API and Coral Talk moderation."""
     from moderation.model import model_dir
-    from moderation.onnx_backend import ONNX_FILE
     from moderation.service.server import serve as run_server
     from moderation.service.settings import DEFAULT_API_KEY_ENV, Settings
 
     if api_key_env and not os.environ.get(api_key_env):
         _fail(f"--api-key-env {api_key_env}: that environment variable is not set")
     path = model_dir(model)  # a missing model fails here, before the port is bound
-    if backend == "onnx" and not (path / ONNX_FILE).is_file():
-        _fail(f"no ONNX export at {path / ONNX_FILE}: run `moderation models export-onnx {path}` first")
     try:
         settings = Settings(
             model_dir=str(path), host=host, port=port, workers=workers,

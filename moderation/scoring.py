@@ -38,7 +38,7 @@ ERRORS_SUFFIX = "errors.jsonl"
 
 
 class Scorer(Protocol):
-    """What the pipeline needs from a model (``Moderator`` or the ONNX runtime)."""
+    """What the pipeline needs from a model (``Moderator`` or a stand-in in tests)."""
 
     name: str
     labels: list[str]
@@ -170,29 +170,12 @@ def output_record(row: Row, scores: Scores) -> dict[str, Any]:
 def _load_libc() -> Any:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+        return libc if hasattr(libc, "malloc_trim") else None
     except OSError:
         return None
 
 
 _LIBC = _load_libc()
-
-
-M_MMAP_THRESHOLD = -3
-#: Blocks at least this big are mmapped, so freeing them returns the memory at once.
-MMAP_THRESHOLD = 1 << 20
-
-
-def bound_heap_growth() -> None:
-    """Keep RSS flat across batches (glibc only; process-wide, set once per run).
-
-    Every batch allocates activations of a different size. glibc raises its mmap
-    threshold as big blocks are freed, so later ones land on the heap, fragment it and
-    RSS creeps up (default model, 4,096 comments: peak 735 MB and still rising; with a
-    fixed 1 MB threshold: flat at 507 MB, peak 599 MB).
-    """
-    if _LIBC is not None:
-        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def release_freed_memory() -> None:
@@ -223,7 +206,6 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
         log: Callable[[str], None] = lambda msg: None) -> Summary:
     """Score every input row into ``job.output``; returns the summary of the whole job."""
     journal = start(job, scorer.name, log)
-    bound_heap_growth()
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
     columns = job.columns(scorer.labels)

@@ -8,6 +8,7 @@ from typing import Any
 #: Texts longer than this many characters are cut before scoring (the model only sees
 #: its first ``max_length`` tokens anyway) and reported with ``truncated``.
 MAX_CHARS = 1_000_000
+BACKENDS = ("auto", "torch", "bf16")  # inference backends; see Moderator.load
 
 
 @dataclass

@@ -12,7 +12,6 @@ from sklearn.metrics import roc_auc_score
 
 from moderation import Moderator, extract_page
 from moderation.model import WEIGHTS_FILE, default_model_path
-from moderation.onnx_backend import ONNX_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_000 = FIXTURES / "seeds" / "000_81f09624bfe65d55.txt"
@@ -29,8 +28,7 @@ def model() -> Moderator:
 
 def test_default_model_is_small_and_documented(model: Moderator) -> None:
     path = default_model_path().resolve()
-    # A local ONNX export is git-ignored and not shipped.
-    size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name != ONNX_FILE) / 1e6
+    size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
     assert size_mb <= 60, size_mb
     assert (path / WEIGHTS_FILE).is_file() and (path / "MODEL_CARD.md").is_file()
     meta = model.meta

@@ -204,3 +204,14 @@ def test_train_layers_updates_only_the_top_of_the_encoder(tmp_path: Path) -> Non
     assert all(p.requires_grad for p in moderator.net.parameters())  # later training is not silently frozen
     with pytest.raises(ValueError, match="train_layers"):
         Trainer(dataclasses.replace(cfg, train_layers=5), tmp_path / "x", progress=False).fit(moderator, table)
+
+
+def test_bf16_training_learns_and_keeps_fp32_weights(tmp_path: Path) -> None:
+    import dataclasses
+
+    data = _label_file(tmp_path / "labels.csv", n=120)
+    cfg = dataclasses.replace(_tiny_cfg(data), bf16=True, epochs=4, learning_rate=2e-3, checkpoint_every=0)
+    m = train_model(cfg, tmp_path / "bf16", progress=False)
+    assert all(p.dtype == torch.float32 for p in m.net.parameters())  # autocast only: master weights stay fp32
+    p = Moderator.load(tmp_path / "bf16", backend="torch").predict_proba(["hello idiot number 999", "hello friend number 999"])[:, 0]
+    assert p[0] > p[1]

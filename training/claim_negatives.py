@@ -58,7 +58,7 @@ def main() -> None:
     from training.data import load_source
 
     sources = {name: load_source(name, args.data_dir) for name in SOURCES}
-    table = claim_negatives(Moderator.load(args.model), sources, args.per_source, args.max_claim)
+    table = claim_negatives(Moderator.load(args.model, backend="torch"), sources, args.per_source, args.max_claim)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
     print(f"wrote {len(table)} rows to {args.output} (median length {int(np.median(table['text'].str.len()))} characters)")

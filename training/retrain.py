@@ -115,8 +115,8 @@ def retrain(
     """Fine-tune a copy of the parent on new labels; see the module docstring."""
     if not 0.0 <= replay < 1.0:
         raise ValueError(f"--replay must be in [0, 1), got {replay}")
-    parent = Moderator.load(parent_dir)
-    child = Moderator.load(parent_dir)
+    parent = Moderator.load(parent_dir, backend="torch")
+    child = Moderator.load(parent_dir, backend="torch")
     cfg.max_length = child.max_length
     child.meta["name"] = cfg.name or parent.meta.get("name")
     child.meta["version"] = cfg.version or bump_minor(str(parent.meta.get("version", "1.0.0")))

@@ -42,7 +42,7 @@ def make_soup(paths: list[Path], weights: list[float] | None = None, data_dir: s
     from training.evaluate import table_for
     from training.trainer import calibrate_and_threshold
 
-    models = [Moderator.load(p) for p in paths]
+    models = [Moderator.load(p, backend="torch") for p in paths]
     weights = weights or [1.0] * len(models)
     soup = models[-1]
     soup.net.load_state_dict(average_weights(models, weights))

@@ -57,7 +57,7 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
     if cfg.init_from:
-        moderator = Moderator.load(cfg.init_from)
+        moderator = Moderator.load(cfg.init_from, backend="torch")
         if moderator.labels != labels:
             raise ValueError(f"{cfg.init_from} has labels {moderator.labels}, expected {labels}")
         # The parent's own ``init_from`` is kept, so a multi-stage model records every stage.
@@ -212,8 +212,9 @@ class Trainer:
             for row, i in enumerate(batch):
                 input_ids[row, : lengths[i]] = torch.tensor(ids[i])
                 attention[row, : lengths[i]] = 1
-            logits = net(input_ids, attention)
-            loss = masked_bce(logits, targets[batch], weights)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = net(input_ids, attention)
+            loss = masked_bce(logits.float(), targets[batch], weights)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()

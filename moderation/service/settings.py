@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from moderation.labels import LABELS
+from moderation.types import BACKENDS
 
 #: Environment variable through which ``moderation serve`` hands settings to uvicorn workers.
 SETTINGS_ENV = "MODERATION_SERVICE_SETTINGS"
@@ -49,7 +50,7 @@ class Settings:
     log_text: bool = False
     log_level: str = "info"
     torch_threads: int | None = None  # None: torch's default (all cores)
-    backend: str = "torch"  # or "onnx": needs `moderation models export-onnx` first
+    backend: str = "auto"  # see Moderator.load
 
     def validate(self) -> "Settings":
         """Raise ValueError on settings that cannot work together."""
@@ -62,8 +63,8 @@ class Settings:
             raise ValueError("timeout_s must be positive and max_wait_ms not negative")
         if self.coral_status not in CORAL_STATUSES:
             raise ValueError(f"coral_status must be one of {', '.join(CORAL_STATUSES)}, not {self.coral_status!r}")
-        if self.backend not in ("torch", "onnx"):
-            raise ValueError(f"backend must be torch or onnx, not {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         for table in (self.thresholds, self.coral_thresholds):
