@@ -169,6 +169,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     ap.add_argument("--max-requests", type=int, default=20_000, help="cap per phase")
     ap.add_argument("--serve-arg", action="append", default=[], help="extra `moderation serve` option (repeatable)")
+    ap.add_argument("--backend", default="auto", help="inference backend for both the batch run and the server")
     ap.add_argument("--skip-saturation", action="store_true")
     args = ap.parse_args()
 
@@ -178,10 +179,11 @@ def main() -> None:
     results: dict[str, Any] = {"comments": len(texts), "per_request": args.per_request, "duration_s": args.duration,
                                "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
-        wall, reported, cmd = cli_rate(args.model, texts, Path(tmp), [])
+        wall, reported, cmd = cli_rate(args.model, texts, Path(tmp), ["--backend", args.backend])
     results["batch"] = {"comments_per_s": round(reported, 1), "wall_comments_per_s": round(wall, 1), "command": " ".join(cmd)}
     print(json.dumps({"batch": results["batch"]}), flush=True)
 
+    args.serve_arg = ["--backend", args.backend, *args.serve_arg]
     with ServerProcess(args.model, args.serve_arg, out_dir / "load_test_server.log") as server:
         results["server_command"] = server.command()
         results["model"] = httpx.get(server.url + "/healthz").json()["model"]

@@ -410,7 +410,7 @@ def serve(
     queue_size: Annotated[int, typer.Option(min=1, help="Comments waiting for the model; beyond it, 503 with Retry-After.")] = 2048,
     max_batch: Annotated[int, typer.Option(min=1, help="Comments per forward pass.")] = 64,
     max_wait_ms: Annotated[float, typer.Option(min=0, help="How long a comment may wait for others to share its forward pass.")] = 5.0,
-    forward_batch: Annotated[int, typer.Option(min=1, help="Sub-batch size inside a forward pass (length-sorted, so less padding).")] = 16,
+    forward_batch: Annotated[Optional[int], typer.Option(min=1, help="Sub-batch size inside a forward pass (length-sorted, so less padding; default: 16 on torch, 64 on bf16).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(min=0.001, help="Per-request timeout in seconds, queueing included (504 past it).")] = 30.0,
     feedback_dir: Annotated[Path, typer.Option(help="Where comments:suggestscore writes label files.")] = Path("feedback"),
     log_text: Annotated[bool, typer.Option(help="Also log comment texts (off: texts never reach the log).")] = False,

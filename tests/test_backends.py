@@ -48,6 +48,10 @@ def test_service_scores_on_bf16(tiny_model_dir: Path) -> None:
     expected = Moderator.load(tiny_model_dir, backend="torch").score([c["text"] for c in comments])
     for got, want in zip(response.json()["results"], expected):
         assert max(abs(got["scores"][k] - want.scores[k]) for k in want.scores) <= 0.01
+    # The forward sub-batch follows the backend unless set (see FORWARD_BATCH for the measurements).
+    for backend, forward_batch, expected in (("torch", None, 16), ("bf16", None, 64), ("bf16", 8, 8)):
+        with TestClient(create_app(Settings(model_dir=str(tiny_model_dir), backend=backend, forward_batch=forward_batch))) as client:
+            assert client.app.state.service.moderator.batch_size == expected
     with pytest.raises(ValueError, match="backend must be one of auto, torch, bf16"):
         Settings(model_dir=str(tiny_model_dir), backend="onnx").validate()
 

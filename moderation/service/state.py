@@ -19,7 +19,7 @@ from moderation.service.batcher import Batcher, QueueFull
 from moderation.service.http import ApiError
 from moderation.service.logs import get_logger
 from moderation.service.metrics import Gauge, Metrics
-from moderation.service.settings import Settings
+from moderation.service.settings import FORWARD_BATCH, Settings
 
 #: Retry-After while draining: the client should try another instance or come back.
 DRAINING_RETRY_S = 5
@@ -69,7 +69,7 @@ class ServiceState:
 
     def _attach(self, moderator: Any) -> None:
         moderator.thresholds = {**moderator.thresholds, **self.settings.thresholds}
-        moderator.batch_size = self.settings.forward_batch
+        moderator.batch_size = self.settings.forward_batch or FORWARD_BATCH[moderator.backend]
         self.moderator = moderator
         self._cutoffs = np.array([moderator.thresholds[label] for label in moderator.labels])
         s = self.settings
