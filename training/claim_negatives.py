@@ -1,6 +1,6 @@
 """Misinformation negatives from comments without a factual claim, for a later training stage.
 
-    python -m training.claim_negatives --model models/moderation-minilm-1.1.0 --output runs/claim-negatives.csv
+    python -m training.claim_negatives --model runs/default-stage3 --output runs/claim-negatives.csv
 
 A comment that states no check-worthy fact cannot be misinformation, but the hostility
 sources say nothing about misinformation, so by default they teach the head nothing

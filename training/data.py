@@ -84,7 +84,7 @@ MAPPING: dict[str, dict[str, str]] = {
     },
     "claim-negatives": {
         "misinformation": "stage 4 only (`training/claim_negatives.py`): 0 for training comments of the hostility sources "
-        "whose claim probability under 1.1.0 is below 0.15 (no stated fact, so no misinformation); their own labels kept",
+        "whose claim probability under the previous stage is below 0.15 (no stated fact, so no misinformation); their own labels kept",
     },
 }
 

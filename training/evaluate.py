@@ -103,7 +103,7 @@ def _training_time(meta: dict[str, Any]) -> str:
     parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments"
              + (f" (the {len(s['soup'])} fine-tunes averaged into a soup, together)" if s["soup"] else "") for s in stages]
     total = sum(s["training"].get("train_seconds", 0) for s in stages) / 60
-    return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; measured wall time)."
+    return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; wall time of the training loops, measured; data loading, calibration and the soups come on top)."
 
 
 #: The committed recipe of the shipped default, one entry per stage in training order (each stage
@@ -112,11 +112,11 @@ DEFAULT_RECIPE: tuple[tuple[str, ...], ...] = (
     ("configs/default.yaml",),
     ("configs/default-stage2.yaml",),
     ("configs/default-stage3a.yaml", "configs/default-stage3b.yaml"),
-    ("configs/default-stage4.yaml",),
+    ("configs/default-stage4a.yaml", "configs/default-stage4b.yaml"),
 )
 
 #: Commands a stage's config needs run first (label files it lists that are derived from a model).
-PREPARE = {"configs/default-stage4.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
+PREPARE = {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
 
 
 def _reproduce(meta: dict[str, Any]) -> str:
@@ -125,13 +125,13 @@ def _reproduce(meta: dict[str, Any]) -> str:
     outputs = [(s["config"].get("init_from") or "runs/default") for s in stages[1:]] + ["runs/default"]
     cmds = []
     for n, (stage, configs, out) in enumerate(zip(stages, DEFAULT_RECIPE, outputs), start=1):
+        if configs[0] in PREPARE:
+            cmds.append(PREPARE[configs[0]].format(init_from=stage["config"].get("init_from")))
         if stage["soup"]:
             parts = [f"runs/default-stage{n}{chr(ord('a') + i)}" for i in range(len(configs))]
             cmds += [f"moderation train --config {cfg} --output {part}" for cfg, part in zip(configs, parts)]
             cmds.append(f"python -m training.soup {' '.join(parts)} --output {out}")
         else:
-            if configs[0] in PREPARE:
-                cmds.append(PREPARE[configs[0]].format(init_from=stage["config"].get("init_from")))
             cmds.append(f"moderation train --config {configs[0]} --output {out}")
     return "\n".join(cmds)
 

@@ -1,6 +1,6 @@
 """Model soups: average the weights of fine-tunes that share a parent, then recalibrate.
 
-    python -m training.soup runs/default-stage3a runs/default-stage3b --output runs/default
+    python -m training.soup runs/default-stage3a runs/default-stage3b --output runs/default-stage3
 
 Fine-tunes that start from the same model stay in one basin of the loss, so their
 weight average is a working model that is usually at least as good as each of them,
