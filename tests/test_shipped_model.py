@@ -102,3 +102,15 @@ def test_seed_000_hostile_comments_meet_the_issue_bar(model: Moderator, seed_000
     hostility, _ = seed_000
     for fragment in ("Hamas Rats in the tunnels", "on threat of death", "people who are brain dead"):
         assert _find(hostility, fragment) >= model.thresholds["hostility"], fragment
+
+
+def test_recipe_script_matches_the_model_card() -> None:
+    # The recipe is written twice: as the script users run and as the card's "Reproduce" block, which
+    # training.evaluate derives from the shipped model's stages. They must not drift apart.
+    from training.evaluate import _reproduce
+
+    meta = json.loads((default_model_path() / "moderation.json").read_text())
+    script = Path(__file__).parents[1] / "training" / "default_recipe.sh"
+    commands = [line.removesuffix(' "$@"') for line in script.read_text().splitlines()
+                if line and not line.startswith(("#", "set "))]
+    assert commands == _reproduce(meta).splitlines()
