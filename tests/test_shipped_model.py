@@ -114,3 +114,13 @@ def test_recipe_script_matches_the_model_card() -> None:
     commands = [line.removesuffix(' "$@"') for line in script.read_text().splitlines()
                 if line and not line.startswith(("#", "set "))]
     assert commands == _reproduce(meta).splitlines()
+
+
+def test_a_model_from_other_configs_does_not_claim_the_default_recipe() -> None:
+    from training.evaluate import _reproduce
+
+    meta = json.loads((default_model_path() / "moderation.json").read_text())
+    meta["soup"][0]["config"]["seed"] += 1  # one ingredient of the last stage trained differently
+    assert "configs/default" not in _reproduce(meta)
+    one_stage = {"config": {"name": "mine", "sources": {"labels.csv": {}}}, "training": {"train_seconds": 60}}
+    assert "configs/default" not in _reproduce(one_stage) and "moderation train --config" in _reproduce(one_stage)

@@ -54,6 +54,11 @@ def raw_dir(tmp_path: Path) -> Path:
     (tmp_path / "toxic_spans" / "data" / "spans.csv").write_text(
         "annotation,type,start,end\n0,Insult,4,9\n1,Insu,4,9\n3,Profane/Obscene,0,4\n4,Profane/Obscene,0,4\n"
     )
+    (tmp_path / "ucc").mkdir()
+    (tmp_path / "ucc" / "val.csv").write_text(
+        "_unit_id,comment,hostile,hostile:confidence\n1,You clowns are pathetic,1,0.8\n2,Fair point on taxes,0,0.6\n"
+        "3,Thanks for the article,0,1.0\n"
+    )
     (tmp_path / "claimbuster").mkdir()
     (tmp_path / "claimbuster" / "kfold_25ncs.csv").write_text(
         "sentence_id,screening,label,text\n1,-3,1,We lost 700000 jobs last year.\n2,-3,0,I believe in this country.\n"
@@ -89,6 +94,22 @@ def test_liar_binary_mapping_and_official_splits(raw_dir: Path) -> None:
     y = dict(zip(df[df["split"] == "train"]["text"], df[df["split"] == "train"]["misinformation"]))
     assert y == {"The moon is cheese.": 1.0, "Water is wet.": 0.0, "Taxes rose a bit.": 0.0, "Crime tripled.": 1.0}
     assert (df["hostility"] == MISSING).all()  # LIAR says nothing about hostility
+
+
+def test_liar_ordinal_targets_keep_the_binary_split(raw_dir: Path) -> None:
+    plain, graded = load_source("liar", raw_dir), load_source("liar", raw_dir, ordinal=True)
+    y = dict(zip(graded["text"], graded["misinformation"]))
+    # pants-fire > barely-true > half-true > true, and each stays on its side of 0.5.
+    assert y["The moon is cheese."] > y["Crime tripled."] > 0.5 > y["Taxes rose a bit."] > y["Water is wet."]
+    assert ((graded["misinformation"] >= 0.5) == (plain["misinformation"] >= 0.5)).all()
+
+
+def test_ucc_soft_labels_are_the_share_of_raters(raw_dir: Path) -> None:
+    plain = load_source("ucc", raw_dir).set_index("text")["hostility"]
+    soft = load_source("ucc", raw_dir, soft=True).set_index("text")["hostility"]
+    assert plain.to_dict() == {"You clowns are pathetic": 1.0, "Fair point on taxes": 0.0, "Thanks for the article": 0.0}
+    assert soft.to_dict() == pytest.approx({"You clowns are pathetic": 0.8, "Fair point on taxes": 0.4, "Thanks for the article": 0.0})
+    assert ((soft >= 0.5) == (plain >= 0.5)).all()  # the majority label, and so validation metrics, are unchanged
 
 
 def test_kaggle_unescapes_comments(raw_dir: Path) -> None:

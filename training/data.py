@@ -42,7 +42,8 @@ def default_data_dir() -> Path:
 
 # Which source label becomes which of ours; rendered into the model card.
 MAPPING: dict[str, dict[str, str]] = {
-    "ucc": {"hostility": "hostile (majority, 0/1)"},
+    "ucc": {"hostility": "hostile (majority, 0/1); with the source option `soft: true`, the share of raters who marked it "
+            "hostile (from `hostile:confidence`), whose majority is the same 0/1 label"},
     "toxic_spans": {
         "hostility": "share of 3 raters marking an Insult / Threat / Identity attack span or 'all toxic' (soft); 'not toxic' = 0",
         "insult": "share of raters with an Insult span",
@@ -72,7 +73,8 @@ MAPPING: dict[str, dict[str, str]] = {
         "identity_attack": "identity_hate",
         "profanity": "obscene",
     },
-    "liar": {"misinformation": "pants-fire / false / barely-true = 1; half-true / mostly-true / true = 0"},
+    "liar": {"misinformation": "pants-fire / false / barely-true = 1; half-true / mostly-true / true = 0; with the source option "
+             "`ordinal: true`, graded 1.0 / 0.9 / 0.65 / 0.35 / 0.15 / 0.0 in the same order (the same sides of 0.5)"},
     "constraint": {"misinformation": "fake = 1, real = 0"},
     "covid_rumor": {"misinformation": "F = 1, T = 0 (U unverified dropped)"},
     "coaid": {"misinformation": "claim and news titles: Fake files = 1, Real files = 0"},
@@ -124,9 +126,14 @@ def hash_split(texts: pd.Series, val_fraction: float) -> np.ndarray:
 # --- hostility sources ------------------------------------------------------------------
 
 
-def load_ucc(root: Path) -> pd.DataFrame:
+def load_ucc(root: Path, soft: bool = False) -> pd.DataFrame:
     df = pd.read_csv(root / "ucc" / "val.csv")
-    return _frame(df["comment"], "ucc", {"hostility": df["hostile"].astype(float)})
+    hostile = df["hostile"].astype(float)
+    if soft:
+        # ":confidence" is the (trust-weighted) share of raters who gave the majority answer.
+        confidence = df["hostile:confidence"].astype(float)
+        hostile = np.where(hostile == 1, confidence, 1 - confidence)
+    return _frame(df["comment"], "ucc", {"hostility": hostile})
 
 
 def load_toxic_spans(root: Path) -> pd.DataFrame:
@@ -246,14 +253,19 @@ def load_jigsaw_sample(root: Path) -> pd.DataFrame:
 # --- misinformation and claim sources ------------------------------------------------------
 
 
-def load_liar(root: Path) -> pd.DataFrame:
+# PolitiFact's six ratings as graded targets (option ``ordinal``): the binary split stays at 0.5, so
+# validation labels and metrics are unchanged, but training sees that "false" is surer than "barely-true".
+LIAR_ORDINAL = {"pants-fire": 1.0, "false": 0.9, "barely-true": 0.65, "half-true": 0.35, "mostly-true": 0.15, "true": 0.0}
+
+
+def load_liar(root: Path, ordinal: bool = False) -> pd.DataFrame:
     parts = []
     for fname, split in (("train.tsv", "train"), ("valid.tsv", "validation")):
         df = pd.read_csv(root / "liar" / fname, sep="\t", header=None, quoting=3, usecols=[1, 2])
         df["split"] = split
         parts.append(df)
     df = pd.concat(parts, ignore_index=True)
-    y = df[1].isin(["pants-fire", "false", "barely-true"]).astype(float)
+    y = df[1].map(LIAR_ORDINAL) if ordinal else df[1].isin(["pants-fire", "false", "barely-true"]).astype(float)
     return _frame(df[2], "liar", {"misinformation": y}, split=df["split"].to_numpy())
 
 

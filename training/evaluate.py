@@ -119,9 +119,36 @@ DEFAULT_RECIPE: tuple[tuple[str, ...], ...] = (
 PREPARE = {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
 
 
+def _stage_configs(stage: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i.get("config") or {} for i in stage["soup"]] if stage["soup"] else [stage["config"]]
+
+
+def _is_default_recipe(stages: list[dict[str, Any]]) -> bool:
+    """Whether every stage was trained from the committed default config of its place in the recipe."""
+    from training.config import TrainConfig
+
+    if len(stages) != len(DEFAULT_RECIPE):
+        return False
+    for stage, configs in zip(stages, DEFAULT_RECIPE):
+        recorded = _stage_configs(stage)
+        if len(recorded) != len(configs):
+            return False
+        for cfg, path in zip(recorded, configs):
+            try:
+                if cfg != TrainConfig.from_yaml(path).to_dict():
+                    return False
+            except (OSError, ValueError):  # no committed configs here (an installed package)
+                return False
+    return True
+
+
 def _reproduce(meta: dict[str, Any]) -> str:
     """One command per stage; each stage writes where the next one's ``init_from`` reads."""
     stages = training_stages(meta)
+    if not _is_default_recipe(stages):
+        return ("# Trained from its own configs, not the committed default recipe: each stage's config is recorded in\n"
+                "# moderation.json (\"config\"; earlier stages under \"init_from\", soup ingredients under \"soup\").\n"
+                "moderation train --config CONFIG.yaml --output runs/MODEL")
     outputs = [(s["config"].get("init_from") or "runs/default") for s in stages[1:]] + ["runs/default"]
     cmds = []
     for n, (stage, configs, out) in enumerate(zip(stages, DEFAULT_RECIPE, outputs), start=1):
@@ -225,7 +252,7 @@ flagged for hostility at the stored threshold (target at most 5%). Highest-scori
 ## Reproduce
 ```
 {_reproduce(meta)}
-moderation evaluate runs/default --card
+moderation evaluate {"runs/default" if _is_default_recipe(training_stages(meta)) else "runs/MODEL"} --card
 ```
 """
 
