@@ -18,7 +18,7 @@ import functools
 import typer
 
 from moderation.errors import ModerationError
-from moderation.types import BACKENDS
+from moderation.types import check_backend
 
 if TYPE_CHECKING:
     from moderation.io import Fields
@@ -320,8 +320,10 @@ def score(
     keep = tuple(k.strip() for k in (keep_fields or "").split(",") if k.strip())
     if clash := [k for k in keep if k in RESERVED]:
         _fail(f"--keep-fields cannot include {', '.join(clash)}: the output already has {', '.join(RESERVED)}")
-    if backend not in BACKENDS:
-        _fail(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+    try:
+        check_backend(backend)  # before the inputs are read and the model loads
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         fields = Fields(text_field, id_field, keep)
         paths = expand_inputs(inputs)

@@ -24,7 +24,7 @@ from torch import nn
 
 from moderation.errors import ModelError
 from moderation.labels import LABELS
-from moderation.types import BACKENDS, MAX_CHARS, Document, Scores
+from moderation.types import MAX_CHARS, Document, Scores, check_backend
 
 META_FILE = "moderation.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -58,8 +58,10 @@ def has_bf16_matrix_units() -> bool:
 
 def resolve_backend(backend: str) -> str:
     """``auto`` becomes ``bf16`` where the CPU has bf16 matrix units, else ``torch``; other names pass through."""
-    if backend not in BACKENDS:
-        raise ModelError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+    try:
+        check_backend(backend)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
     if backend == "auto":
         return "bf16" if has_bf16_matrix_units() else "torch"
     return backend

@@ -11,6 +11,13 @@ MAX_CHARS = 1_000_000
 BACKENDS = ("auto", "torch", "bf16")  # inference backends; see Moderator.load
 
 
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend, else a ValueError naming the choices (every entry point fails fast with it)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r} (use {', '.join(BACKENDS)})")
+    return name
+
+
 @dataclass
 class Comment:
     """One reader comment found on a page."""

@@ -88,6 +88,17 @@ def test_validation_caps_do_not_depend_on_the_training_seed(raw_dir: Path) -> No
     assert train_a != train_b  # training samples still follow the seed
 
 
+def test_repeat_weights_a_source_in_training_only(raw_dir: Path) -> None:
+    once = build_table({"ucc": {"val_fraction": 0.34}, "claimbuster": {}}, data_dir=raw_dir)
+    thrice = build_table({"ucc": {"val_fraction": 0.34, "repeat": 3}, "claimbuster": {}}, data_dir=raw_dir)
+    count = lambda t, split, source: int(((t["split"] == split) & (t["source"] == source)).sum())
+    assert count(once, "train", "ucc") >= 1 and count(thrice, "train", "ucc") == 3 * count(once, "train", "ucc")
+    assert count(thrice, "validation", "ucc") == count(once, "validation", "ucc")
+    assert count(thrice, "train", "claimbuster") == count(once, "train", "claimbuster")
+    with pytest.raises(ValueError, match="repeat must be a whole number"):
+        build_table({"ucc": {"repeat": 0.5}}, data_dir=raw_dir)
+
+
 def test_liar_binary_mapping_and_official_splits(raw_dir: Path) -> None:
     df = load_source("liar", raw_dir)
     assert set(df["split"]) == {"train", "validation"}

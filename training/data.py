@@ -367,7 +367,7 @@ def _load_label_file_source(path: Path) -> pd.DataFrame:
     return df.drop(columns=["line"])
 
 
-SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction")
+SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction", "repeat")
 
 
 def load_source(name: str, data_dir: Path | str | None = None, val_fraction: float = 0.1, **options: object) -> pd.DataFrame:
@@ -403,8 +403,9 @@ def build_table(
     """Load, split, sample and de-leak the configured sources.
 
     ``sources`` maps a source name to options: ``train_size`` (cap on training rows, sampled
-    with the seed), ``val_size`` (cap on validation rows) and ``val_fraction`` (for sources
-    without an official validation file). Training rows whose text also occurs in any
+    with the seed), ``val_size`` (cap on validation rows), ``val_fraction`` (for sources
+    without an official validation file) and ``repeat`` (each training row that many times
+    per epoch, to weight a small source). Training rows whose text also occurs in any
     validation split are dropped, so overlapping sources (OLID / TweetEval) cannot leak.
     """
     frames = [
@@ -431,5 +432,10 @@ def build_table(
                     # are compared on the same validation rows.
                     pick = np.random.default_rng([VAL_SEED, zlib.crc32(name.encode())]).choice(len(rows), size=int(cap), replace=False)
                 rows = rows.iloc[np.sort(pick)]
+            if part is train and opts.get("repeat", 1) != 1:
+                repeat = opts["repeat"]
+                if not isinstance(repeat, int) or repeat < 1:
+                    raise ValueError(f"source {name!r}: repeat must be a whole number of at least 1, not {repeat!r}")
+                rows = pd.concat([rows] * repeat)
             parts.append(rows)
     return pd.concat(parts, ignore_index=True).drop(columns=["key"])

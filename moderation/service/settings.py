@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from moderation.labels import LABELS
-from moderation.types import BACKENDS
+from moderation.types import check_backend
 
 #: Environment variable through which ``moderation serve`` hands settings to uvicorn workers.
 SETTINGS_ENV = "MODERATION_SERVICE_SETTINGS"
@@ -68,8 +68,7 @@ class Settings:
             raise ValueError("timeout_s must be positive and max_wait_ms not negative")
         if self.coral_status not in CORAL_STATUSES:
             raise ValueError(f"coral_status must be one of {', '.join(CORAL_STATUSES)}, not {self.coral_status!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        check_backend(self.backend)
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         for table in (self.thresholds, self.coral_thresholds):
