@@ -115,6 +115,8 @@ DEFAULT_RECIPE: tuple[tuple[str, ...], ...] = (
     ("configs/default-stage4a.yaml", "configs/default-stage4b.yaml"),
 )
 
+REPO = Path(__file__).resolve().parents[1]  # where DEFAULT_RECIPE's config paths are rooted
+
 #: Commands a stage's config needs run first (label files it lists that are derived from a model).
 PREPARE = {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
 
@@ -135,7 +137,7 @@ def _is_default_recipe(stages: list[dict[str, Any]]) -> bool:
             return False
         for cfg, path in zip(recorded, configs):
             try:
-                if cfg != TrainConfig.from_yaml(path).to_dict():
+                if cfg != TrainConfig.from_yaml(REPO / path).to_dict():
                     return False
             except (OSError, ValueError):  # no committed configs here (an installed package)
                 return False
