@@ -13,3 +13,7 @@ class InputError(ModerationError):
 
 class ModelError(ModerationError):
     """A model directory is missing, incomplete or corrupt."""
+
+
+class DataError(ModerationError):
+    """A configured training or validation source cannot be found in the data directory."""

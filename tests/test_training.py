@@ -99,6 +99,18 @@ def test_repeat_weights_a_source_in_training_only(raw_dir: Path) -> None:
         build_table({"ucc": {"repeat": 0.5}}, data_dir=raw_dir)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"repeat": 0}, "repeat must be a whole number of at least 1"),
+    ({"train_size": "all"}, "train_size must be a whole number"),
+    ({"val_fraction": 1.5}, "val_fraction must be at least 0 and below 1"),
+    ({"soft": True, "sharpen": 2}, "has no option 'sharpen'"),
+])
+def test_bad_source_options_fail_before_any_file_is_read(tmp_path: Path, options: dict, message: str) -> None:
+    # The data directory is empty: a check made only after loading would fail on the missing files instead.
+    with pytest.raises(ValueError, match=message):
+        build_table({"claimbuster": {}, "ucc": options}, data_dir=tmp_path)
+
+
 def test_liar_binary_mapping_and_official_splits(raw_dir: Path) -> None:
     df = load_source("liar", raw_dir)
     assert set(df["split"]) == {"train", "validation"}
@@ -217,6 +229,19 @@ def test_train_cli_rejects_bad_config(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown config keys: epochz" in result.output
     result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "config not found" in result.output
+    cfg.write_text("sources:\n  ucc: {repeat: 0}\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "source 'ucc': repeat must be a whole number" in result.output
+
+
+def test_train_cli_names_a_missing_data_file(tmp_path: Path) -> None:
+    empty = tmp_path / "data"
+    empty.mkdir()
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"tiny_encoder: {TINY_ENCODER}\nsources:\n  ucc: {{}}\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--data-dir", str(empty), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2, result.output  # an uncaught exception would exit 1
+    assert f"source 'ucc': {empty / 'ucc' / 'val.csv'} not found (data directory {empty}" in result.output
 
 
 def test_train_layers_updates_only_the_top_of_the_encoder(tmp_path: Path) -> None:

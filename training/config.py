@@ -36,6 +36,14 @@ class TrainConfig:
     train_layers: int | None = None  # fine-tune only the top N encoder layers and the heads (None: all)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
 
+    def __post_init__(self) -> None:
+        from training.data import check_source_options
+
+        if not isinstance(self.sources, dict):
+            raise ValueError(f"sources must map source names to options, not {self.sources!r}")
+        for name, options in self.sources.items():
+            check_source_options(name, options)
+
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
         raw = yaml.safe_load(Path(path).read_text()) or {}

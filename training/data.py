@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moderation.errors import DataError
 from moderation.labels import LABELS, MISSING
 
 DATA_DIR_ENV = "MODERATION_DATA_DIR"
@@ -370,23 +371,38 @@ def _load_label_file_source(path: Path) -> pd.DataFrame:
 SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction", "repeat")
 
 
+def check_source_options(name: str, options: dict[str, object]) -> None:
+    """Reject an unknown source, or its unknown or ill-typed options, before any file is read."""
+    from training.labelfiles import FILE_BUILDERS
+
+    if name not in ADAPTERS and Path(name).suffix.lower() not in FILE_BUILDERS:
+        raise ValueError(f"unknown source {name!r}: not a label file ({', '.join(FILE_BUILDERS)}) and not one of {', '.join(ADAPTERS)}")
+    if not isinstance(options, dict):
+        raise ValueError(f"source {name!r}: options must be a mapping such as {{train_size: 1000}}, not {options!r}")
+    accepted = set(inspect.signature(ADAPTERS[name]).parameters) - {"root"} if name in ADAPTERS else set()
+    if unknown := sorted(set(options) - accepted - set(SAMPLING_OPTIONS)):
+        raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; options: {', '.join(SAMPLING_OPTIONS + tuple(sorted(accepted)))}")
+    for key, least in (("train_size", 0), ("val_size", 0), ("repeat", 1)):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise ValueError(f"source {name!r}: {key} must be a whole number of at least {least}, not {value!r}")
+    fraction = options.get("val_fraction")
+    if fraction is not None and not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
+        raise ValueError(f"source {name!r}: val_fraction must be at least 0 and below 1, not {fraction!r}")
+
+
 def load_source(name: str, data_dir: Path | str | None = None, val_fraction: float = 0.1, **options: object) -> pd.DataFrame:
     """Load one source, normalise text, drop empties and give every row a split.
 
     ``options`` go to the source's adapter (e.g. ``nonclaims_not_misinformation`` for ClaimBuster).
     """
-    from training.labelfiles import FILE_BUILDERS
-
     root = Path(data_dir) if data_dir else default_data_dir()
-    accepted = set(inspect.signature(ADAPTERS[name]).parameters) - {"root"} if name in ADAPTERS else set()
-    if unknown := sorted(set(options) - accepted):
-        raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; options: {', '.join(SAMPLING_OPTIONS + tuple(sorted(accepted)))}")
-    if name in ADAPTERS:
-        df = ADAPTERS[name](root, **options)
-    elif Path(name).suffix.lower() in FILE_BUILDERS:
-        df = _load_label_file_source(Path(name))
-    else:
-        raise KeyError(f"unknown source {name!r}: not a label file and not one of {', '.join(ADAPTERS)}")
+    check_source_options(name, options)
+    try:
+        df = ADAPTERS[name](root, **options) if name in ADAPTERS else _load_label_file_source(Path(name))
+    except FileNotFoundError as exc:
+        where = f"data directory {root}; set --data-dir or ${DATA_DIR_ENV}" if name in ADAPTERS else "a label file named in the config"
+        raise DataError(f"source {name!r}: {exc.filename or exc} not found ({where})") from None
     df["text"] = df["text"].astype(str).map(normalise)
     df = df[df["text"].str.len() > 0].drop_duplicates("text").reset_index(drop=True)
     missing_split = df["split"].isna()
@@ -408,6 +424,8 @@ def build_table(
     per epoch, to weight a small source). Training rows whose text also occurs in any
     validation split are dropped, so overlapping sources (OLID / TweetEval) cannot leak.
     """
+    for name, opts in sources.items():
+        check_source_options(name, opts)
     frames = [
         load_source(name, data_dir, opts.get("val_fraction", 0.1), **{k: v for k, v in opts.items() if k not in SAMPLING_OPTIONS})
         for name, opts in sources.items()
@@ -433,9 +451,6 @@ def build_table(
                     pick = np.random.default_rng([VAL_SEED, zlib.crc32(name.encode())]).choice(len(rows), size=int(cap), replace=False)
                 rows = rows.iloc[np.sort(pick)]
             if part is train and opts.get("repeat", 1) != 1:
-                repeat = opts["repeat"]
-                if not isinstance(repeat, int) or repeat < 1:
-                    raise ValueError(f"source {name!r}: repeat must be a whole number of at least 1, not {repeat!r}")
-                rows = pd.concat([rows] * repeat)
+                rows = pd.concat([rows] * opts["repeat"])
             parts.append(rows)
     return pd.concat(parts, ignore_index=True).drop(columns=["key"])
