@@ -124,3 +124,26 @@ def test_a_model_from_other_configs_does_not_claim_the_default_recipe() -> None:
     assert "configs/default" not in _reproduce(meta)
     one_stage = {"config": {"name": "mine", "sources": {"labels.csv": {}}}, "training": {"train_seconds": 60}}
     assert "configs/default" not in _reproduce(one_stage) and "moderation train --config" in _reproduce(one_stage)
+
+
+def test_committed_card_is_the_rendered_card() -> None:
+    # The card is generated, never hand-edited: rendering it again from the stored metadata and
+    # evaluation report must give the committed file, so code changes to the card cannot drift from it.
+    from training.evaluate import REPORT_FILE, render_model_card
+
+    path = default_model_path()
+    meta = json.loads((path / "moderation.json").read_text())
+    report = json.loads((path / REPORT_FILE).read_text())
+    assert render_model_card(meta, report) == (path / "MODEL_CARD.md").read_text()
+
+
+def test_card_lists_only_the_source_options_a_model_used() -> None:
+    from training.evaluate import _options_used
+
+    meta = json.loads((default_model_path() / "moderation.json").read_text())
+    used = _options_used(meta)
+    assert "claimbuster `nonclaims_not_misinformation: true` (stages 3, 4)" in used
+    assert "soft" not in used and "ordinal" not in used
+    graded = {"config": {"sources": {"ucc": {"soft": True, "repeat": 3}, "liar": {}}}, "training": {}}
+    assert _options_used(graded).startswith("Source options this model was trained with: ucc `soft: true` (stage 1).")
+    assert "no source options" in _options_used({"config": {"sources": {"liar": {"train_size": 10}}}, "training": {}})

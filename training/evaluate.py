@@ -14,7 +14,7 @@ import pandas as pd
 from moderation.model import Moderator
 from training.baseline import TfidfBaseline
 from training.bias import bias_report, template_check
-from training.data import ADAPTERS, MAPPING, build_table
+from training.data import ADAPTERS, MAPPING, SAMPLING_OPTIONS, build_table
 from training.metrics import evaluate, fit_thresholds, markdown_table
 
 REPORT_FILE = "evaluation.json"
@@ -77,6 +77,22 @@ def _mapping_table() -> str:
         for ours, theirs in labels.items():
             rows.append(f"| {source} | {ours} | {theirs} |")
     return "\n".join(rows)
+
+
+def _options_used(meta: dict[str, Any]) -> str:
+    """Which adapter options (the table's "with the source option ...") this model's stages set."""
+    used: dict[str, list[int]] = {}
+    for number, stage in enumerate(training_stages(meta), 1):
+        for cfg in _stage_configs(stage):
+            for source, options in (cfg.get("sources") or {}).items():
+                for key, value in (options or {}).items():
+                    if key not in SAMPLING_OPTIONS:
+                        stages = used.setdefault(f"{source} `{key}: {json.dumps(value)}`", [])
+                        stages += [number] if number not in stages else []
+    if not used:
+        return "This model was trained with no source options: every source as in the first sentence of its row."
+    listed = "; ".join(f"{option} (stage{'s' if len(n) > 1 else ''} {', '.join(map(str, n))})" for option, n in used.items())
+    return f"Source options this model was trained with: {listed}. Options in the table not listed here were off."
 
 
 def _bias_table(bias: dict[str, Any]) -> str:
@@ -220,6 +236,8 @@ check the licences before commercial use.
 
 ### Label mapping
 {_mapping_table()}
+
+{_options_used(meta)}
 
 ## Metrics on validation
 Model vs a TF-IDF + logistic-regression baseline trained on exactly the same rows (`training/baseline.py`).
