@@ -72,7 +72,16 @@ def extract(
 ) -> None:
     """Split page dumps into article, boilerplate, translations and comments (one JSON line per file)."""
     from moderation.extract import extract_path
+    from moderation.io import check_output
 
+    if output:
+        try:
+            check_output(output, files)
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except ModerationError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{output}: cannot create its folder ({exc.strerror or exc})")
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     failed = 0
     try:
@@ -241,6 +250,9 @@ def models_list(models_dir: ModelsDir = None) -> None:
     from moderation.registry import Registry
 
     for info in Registry(models_dir).list():
+        if info.problem:
+            typer.echo(f"{'*' if info.is_default else ' '} {info.name:32} (unusable: {info.problem})")
+            continue
         created = info.meta.get("created", "")
         gate = info.meta.get("regression_gate", {}).get("passed")
         gate_txt = "" if gate is None else (" gate:passed" if gate else " gate:FAILED")
@@ -315,9 +327,9 @@ def score(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report model, settings and each committed chunk.")] = False,
 ) -> None:
     """Score comment tables and page dumps for hostility and misinformation: one output record per comment, in input order."""
-    from moderation.io import RESERVED, Fields, check_inputs, expand_inputs, output_format
+    from moderation.io import RESERVED, Fields, check_inputs, check_output, expand_inputs, output_format
 
-    keep = tuple(k.strip() for k in (keep_fields or "").split(",") if k.strip())
+    keep = tuple(dict.fromkeys(k.strip() for k in (keep_fields or "").split(",") if k.strip()))
     if clash := [k for k in keep if k in RESERVED]:
         _fail(f"--keep-fields cannot include {', '.join(clash)}: the output already has {', '.join(RESERVED)}")
     try:
@@ -327,6 +339,7 @@ def score(
     try:
         fields = Fields(text_field, id_field, keep)
         paths = expand_inputs(inputs)
+        check_output(output, paths)
         fmt = output_format(str(output), fmt)
         check_inputs(paths, fields)  # unknown fields fail now, before the model loads
         summary = _run_score(paths, output, fmt, fields, resume, batch_size, model, backend, show_progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"), verbose=verbose)
@@ -340,6 +353,8 @@ def score(
         typer.echo(summary.text(), err=True)
         if summary.rejected:
             typer.echo(f"{summary.rejected:,} rejected rows listed in {output}.errors.jsonl", err=True)
+    if summary.scored == 0 and summary.rejected == 0:
+        _fail("nothing to score: the inputs hold no rows")
     if summary.scored == 0:
         _fail(f"nothing could be read: no row was scored (see {output}.errors.jsonl)")
     if strict and summary.rejected:
@@ -365,8 +380,12 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
         scorer.batch_size = batch_size
     log(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
     job = Job(paths, output, fmt, fields, resume)
+
+    def warn(message: str) -> None:
+        typer.echo(f"warning: {message}", err=True)
+
     if not show_progress:
-        return run(scorer, job, log=log)
+        return run(scorer, job, log=log, warn=warn)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -381,7 +400,8 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
             done += n
             bar.update(task, advance=n, rate=f"{done / max(time.perf_counter() - started, 1e-9):,.0f} rows/s")
 
-        return run(scorer, job, on_rows=advance, log=lambda m: bar.console.print(m) if verbose else None)
+        return run(scorer, job, on_rows=advance, log=lambda m: bar.console.print(m) if verbose else None,
+                   warn=lambda m: bar.console.print(f"warning: {m}", markup=False))
 
 
 SERVE_EPILOG = (
@@ -420,13 +440,13 @@ def serve(
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Serve the model over HTTP: native batch API, Perspective-compatible API and Coral Talk moderation."""
-    from moderation.model import model_dir
+    from moderation.model import check_model_dir
     from moderation.service.server import serve as run_server
     from moderation.service.settings import DEFAULT_API_KEY_ENV, Settings
 
     if api_key_env and not os.environ.get(api_key_env):
         _fail(f"--api-key-env {api_key_env}: that environment variable is not set")
-    path = model_dir(model)  # a missing model fails here, before the port is bound
+    path = check_model_dir(model)  # a missing or broken model fails here, before the port is bound
     try:
         settings = Settings(
             model_dir=str(path), host=host, port=port, workers=workers,

@@ -15,5 +15,11 @@ class ModelError(ModerationError):
     """A model directory is missing, incomplete or corrupt."""
 
 
+class GateError(ModelError):
+    """Promotion refused because the model failed its regression gate (exit 1, as ``train`` gives)."""
+
+    exit_code = 1
+
+
 class DataError(ModerationError):
     """A configured training or validation source cannot be found in the data directory."""

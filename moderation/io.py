@@ -12,6 +12,7 @@ chunks into the final file. Nothing here imports torch.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import itertools
@@ -55,6 +56,7 @@ class Row:
     fields: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     truncated: bool = False
+    warnings: list[str] = field(default_factory=list)  # about its whole input (a page's decoding), on its first row
 
     def error_record(self) -> dict[str, Any]:
         return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
@@ -129,17 +131,32 @@ def _open_binary(path: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
+def _encodable(value: Any) -> bool:
+    """False for strings holding lone surrogates (JSON escapes such as "\\udc00"), which no UTF-8 output can hold."""
+    try:
+        (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _row(source: str, line: int, obj: dict[str, Any], fields: Fields, row_number: int) -> Row:
     """Validate one parsed record: id (default: row number), text and kept fields."""
     id_ = obj.get(fields.id_name)
     row = Row(source, line, row_number if id_ in (None, "") else id_, fields={k: obj.get(k) for k in fields.keep})
     text = obj.get(fields.text)
-    if text is None:
+    if not _encodable(row.id) or not _encodable(row.fields):
+        row.id = row.id if _encodable(row.id) else str(row.id).encode("utf-8", "backslashreplace").decode("utf-8")
+        row.fields = {}
+        row.reason = "invalid Unicode (a lone surrogate) in the id or a kept field"
+    elif text is None:
         row.reason = f"missing text field {fields.text!r}"
     elif not isinstance(text, str):
         row.reason = f"text field {fields.text!r} is {type(text).__name__}, not a string"
     elif not text.strip():
         row.reason = "empty text"
+    elif not _encodable(text):
+        row.reason = "invalid Unicode (a lone surrogate) in the text"
     else:
         row.truncated = len(text) > MAX_CHARS
         row.text = text[:MAX_CHARS]
@@ -206,7 +223,9 @@ def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str
                 bad_lines[n] = bad
             yield text
 
-    reader = csv.reader(decoded(), delimiter=delimiter, strict=True)
+    # TSV as IANA defines it has no quoting: a text that starts with a quote mark is plain text.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(decoded(), delimiter=delimiter, strict=True, quoting=quoting)
     try:
         header = next(reader)
     except StopIteration:
@@ -223,7 +242,9 @@ def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str
             return
         except csv.Error as exc:
             row_number += 1
-            yield Row(source, start, row_number, reason=f"malformed CSV row: {exc}")
+            # An unclosed quote swallows the lines after it; name them so no row goes missing unreported.
+            span = f" (lines {start}-{reader.line_num} read as one row)" if reader.line_num > start else ""
+            yield Row(source, start, row_number, reason=f"malformed CSV row{span}: {exc}")
             continue
         if not values:
             continue  # blank line
@@ -277,6 +298,7 @@ def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
         meta = {"source": doc.source or path, "author": comment.author, "position": position, "title": doc.title}
         row = _row(path, position, {"id": comment.id, "text": comment.text}, Fields(), position)
         row.fields = meta
+        row.warnings = doc.warnings if position == 1 else []
         yield row
 
 
@@ -290,8 +312,16 @@ def _sniff_stdin(first: bytes) -> str:
 
 
 def _lines(path: str) -> Iterator[bytes]:
+    """Raw lines, without the UTF-8 byte-order mark spreadsheet programs write; read errors name the input."""
+    import zlib
+
     with _open_binary(path) as fh:
-        yield from fh
+        try:
+            for n, line in enumerate(fh):
+                yield line.removeprefix(codecs.BOM_UTF8) if n == 0 else line
+        except (OSError, EOFError, zlib.error) as exc:
+            detail = "compressed file ended early" if isinstance(exc, EOFError) else (getattr(exc, "strerror", None) or str(exc))
+            raise InputError(f"{path}: cannot read ({detail})") from None
 
 
 def read_input(path: str, fields: Fields) -> Iterator[Row]:
@@ -304,7 +334,9 @@ def read_input(path: str, fields: Fields) -> Iterator[Row]:
     else:
         if kind == "stdin":
             stream: Iterator[bytes] = iter(sys.stdin.buffer)
-            first = next(stream, b"")
+            first = next(stream, b"").removeprefix(codecs.BOM_UTF8)
+            if not first:
+                return iter(())  # empty stdin: nothing to score, not a missing field
             kind = _sniff_stdin(first)
             if kind == "page":
                 return read_pages(STDIN, first + b"".join(stream))
@@ -346,6 +378,14 @@ def read_inputs(paths: Sequence[str], fields: Fields) -> Iterator[Row]:
 
 
 # --- output ------------------------------------------------------------------------------
+
+
+def check_output(output: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output that is a folder or one of the inputs (writing it would destroy that input)."""
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; --output needs a file name")
+    if output.exists() and any(str(p) != STDIN and Path(p).exists() and output.samefile(p) for p in inputs):
+        raise InputError(f"{output}: is also an input; choose another --output")
 
 
 def output_format(path: str, fmt: str | None) -> str:

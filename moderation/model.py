@@ -139,8 +139,8 @@ class Moderator:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         path = model_dir(path)
+        meta = read_meta(path)
         try:
-            meta = json.loads((path / META_FILE).read_text())
             config = AutoConfig.from_pretrained(path)
             encoder = AutoModel.from_config(config)
             net = MultiLabelHead(encoder, len(meta["labels"]))
@@ -213,6 +213,7 @@ class Moderator:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Calibrated probabilities, shape (n, labels), columns in ``self.labels`` order."""
+        _check_texts(texts)
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)))
         return calibrate(self.logits(texts, batch_size), self.calibration, self.labels)
@@ -228,6 +229,8 @@ class Moderator:
     def score(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[Scores]:
         """Score a list of texts; results keep input order."""
         ids = list(ids) if ids is not None else [None] * len(texts)
+        if len(ids) != len(texts):
+            raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
         return self._to_scores(self.predict_proba(texts), ids, texts)
 
     def score_one(self, text: str) -> Scores:
@@ -251,6 +254,46 @@ class Moderator:
         doc = extract_page(text_or_html, source=source)
         scores = self.score([c.text for c in doc.comments], ids=[c.id for c in doc.comments])
         return doc, scores
+
+
+def _check_texts(texts: Sequence[str]) -> None:
+    """A clear error for inputs the tokenizer would reject with an obscure one."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a sequence of strings, not one string (use score_one for a single text)")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, not a string")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"texts[{i}] is not valid Unicode: a lone surrogate at character {exc.start}") from None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A model folder's metadata, checked for the keys loading needs."""
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path / META_FILE}: unreadable ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("labels"), list) or not meta["labels"]:
+        raise ModelError(f"{path / META_FILE}: not model metadata (no list of labels)")
+    return meta
+
+
+def check_model_dir(path: str | os.PathLike | None = None) -> Path:
+    """Everything ``Moderator.load`` reads, checked without building the network (for fail-fast CLIs)."""
+    from transformers import AutoConfig
+
+    path = model_dir(path)
+    read_meta(path)
+    missing = [name for name in (WEIGHTS_FILE, "config.json", "tokenizer_config.json") if not (path / name).is_file()]
+    if missing:
+        raise ModelError(f"model at {path} is incomplete: {', '.join(missing)} missing")
+    try:
+        AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from None
+    return path
 
 
 def model_dir(path: str | os.PathLike | None = None) -> Path:

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from moderation.errors import ModelError
-from moderation.model import META_FILE, default_models_dir
+from moderation.errors import GateError, ModelError
+from moderation.model import META_FILE, WEIGHTS_FILE, default_models_dir, read_meta as _read_meta
 
 POINTER = "default"
 HISTORY = "history.jsonl"
@@ -28,6 +28,7 @@ class ModelInfo:
     path: Path
     meta: dict[str, Any]
     is_default: bool
+    problem: str | None = None  # why the folder cannot be used, for listings
 
     @property
     def version(self) -> str:
@@ -45,6 +46,7 @@ class Registry:
         return os.readlink(pointer) if pointer.is_symlink() else None
 
     def list(self) -> list[ModelInfo]:
+        """Every model folder; one whose metadata cannot be read is listed with its ``problem``."""
         if not self.root.is_dir():
             raise ModelError(f"models folder not found: {self.root}")
         current = self._default_target()
@@ -52,21 +54,30 @@ class Registry:
         for path in sorted(self.root.iterdir()):
             if path.name == POINTER or path.is_symlink() or not (path / META_FILE).is_file():
                 continue
-            meta = json.loads((path / META_FILE).read_text())
-            infos.append(ModelInfo(path.name, path, meta, path.name == current))
+            try:
+                infos.append(ModelInfo(path.name, path, _read_meta(path), path.name == current))
+            except ModelError as exc:
+                infos.append(ModelInfo(path.name, path, {}, path.name == current, problem=str(exc)))
         return infos
 
     def get(self, name: str) -> ModelInfo:
+        """A model by folder name, or ``default`` for the folder the pointer names."""
         if name == POINTER:
             name = self._default_target() or ""
+            if not name:
+                raise ModelError(f"no default model in {self.root}: promote one first")
+        if name in ("", ".", "..") or Path(name).name != name:
+            raise ModelError(f"{name!r} is not a model name: use a folder name inside {self.root} (see `moderation models list`)")
         path = self.root / name
         if not (path / META_FILE).is_file():
             known = ", ".join(i.name for i in self.list()) or "none"
             raise ModelError(f"no model {name!r} in {self.root} (known: {known})")
-        return ModelInfo(name, path, json.loads((path / META_FILE).read_text()), name == self._default_target())
+        return ModelInfo(name, path, _read_meta(path), name == self._default_target())
 
     def _switch(self, name: str, action: str, extra: dict[str, Any] | None = None) -> None:
-        self.get(name)  # never point the default at a missing or broken folder
+        name = self.get(name).name  # never point the default at a missing folder, or at itself
+        if not (self.root / name / WEIGHTS_FILE).is_file():
+            raise ModelError(f"{self.root / name} has no {WEIGHTS_FILE}: not a complete model")
         pointer = self.root / POINTER
         if pointer.exists() and not pointer.is_symlink():
             raise ModelError(f"{pointer} is a directory, not a pointer; move it into a versioned folder first")
@@ -84,11 +95,11 @@ class Registry:
     def promote(self, name: str, force: bool = False) -> ModelInfo:
         """Make ``name`` the default; refused if its regression gate failed, unless forced."""
         info = self.get(name)
-        gate = info.meta.get("regression_gate", {})
+        gate = info.meta.get("regression_gate") or {}
         if gate.get("passed") is False and not force:
-            raise ModelError(f"{name} failed its regression gate ({gate.get('summary', 'see metadata')}); use --force to promote anyway")
-        self._switch(name, "promote", {"forced": bool(force and gate.get("passed") is False)})
-        return self.get(name)
+            raise GateError(f"{info.name} failed its regression gate ({gate.get('summary', 'see metadata')}); use --force to promote anyway")
+        self._switch(info.name, "promote", {"forced": bool(force and gate.get("passed") is False)})
+        return self.get(info.name)
 
     def rollback(self) -> ModelInfo:
         """Point ``default`` back at the model it pointed to before the last switch."""
@@ -104,7 +115,18 @@ class Registry:
         path = self.root / HISTORY
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict) or "to" not in record:
+                raise ModelError(f"{path}:{number}: not a history record; mend or delete that line")
+            records.append(record)
+        return records
 
 
 def freeze(path: Path) -> None:

@@ -85,7 +85,7 @@ class Job:
 
     def columns(self, labels: Sequence[str]) -> Columns:
         pages = any(input_kind(p) == "page" for p in self.inputs)
-        return Columns(labels, [*self.fields.keep, *(PAGE_FIELDS if pages else ())])
+        return Columns(labels, list(dict.fromkeys([*self.fields.keep, *(PAGE_FIELDS if pages else ())])))
 
     def fingerprint(self, model: str) -> dict[str, Any]:
         """What must not change between a run and its resumption."""
@@ -203,8 +203,12 @@ def score_window(scorer: Scorer, window: list[Row]) -> tuple[list[dict[str, Any]
 
 
 def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: None,
-        log: Callable[[str], None] = lambda msg: None) -> Summary:
-    """Score every input row into ``job.output``; returns the summary of the whole job."""
+        log: Callable[[str], None] = lambda msg: None, warn: Callable[[str], None] = lambda msg: None) -> Summary:
+    """Score every input row into ``job.output``; returns the summary of the whole job.
+
+    ``log`` gets progress messages, ``warn`` problems with an input that did not stop it
+    (e.g. a page with invalid UTF-8, decoded with replacement).
+    """
     journal = start(job, scorer.name, log)
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
@@ -214,8 +218,28 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
         skipped = sum(1 for _ in itertools.islice(rows, journal.rows_read))
         if skipped < journal.rows_read:
             raise InputError(f"cannot resume: inputs now hold fewer rows than the {journal.rows_read:,} already done")
+    try:
+        _score_windows(scorer, job, journal, rows, columns, on_rows, log, warn)
+    except InputError as exc:
+        # Only a run with committed chunks and re-readable inputs can be resumed; anything else
+        # would just block the corrected rerun.
+        if journal.chunks == 0 or STDIN in job.inputs:
+            shutil.rmtree(job.partial, ignore_errors=True)
+            raise
+        raise InputError(f"{exc}; the {journal.rows_read:,} rows before it are kept in {job.partial}: --resume continues "
+                         "if the inputs are unchanged, or delete it to start over") from None
+    finish(job, journal.chunks, columns)
+    return summary
+
+
+def _score_windows(scorer: Scorer, job: Job, journal: Journal, rows: Iterator[Row], columns: Columns,
+                   on_rows: Callable[[int], None], log: Callable[[str], None], warn: Callable[[str], None]) -> None:
+    summary = journal.summary
     last = time.perf_counter()
     for window in windows(rows, WINDOW_ROWS):
+        for row in window:
+            for warning in row.warnings:
+                warn(f"{row.source}: {warning}")
         records, errors = score_window(scorer, window)
         release_freed_memory()
         index = journal.chunks
@@ -235,8 +259,6 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
         journal.save(job.partial)
         on_rows(len(window))
         log(f"committed chunk {index} ({journal.rows_read:,} rows read)")
-    finish(job, journal.chunks, columns)
-    return summary
 
 
 def finish(job: Job, chunks: int, columns: Columns) -> None:

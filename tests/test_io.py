@@ -219,3 +219,95 @@ def test_format_option_overrides_extension(tmp_path: Path, tiny_model_dir: Path)
     assert pq.read_table(out).num_rows == len(TEXTS)
     result = score(tiny_model_dir, str(src), "-o", str(tmp_path / "scores.out2"))
     assert result.exit_code == 2 and "--format" in result.stderr
+
+
+# --- inputs users get wrong -------------------------------------------------------------
+
+
+def test_lone_surrogates_are_rejected_rows_not_a_crash(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # JSON may escape a lone surrogate ("\udc00"); no UTF-8 output and no tokenizer can take it.
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": "bad \\udc00"}\n{"id": "\\ud800c", "text": "ok"}\n{"id": "d", "text": "fine too"}\n')
+    out = tmp_path / "out.jsonl"
+    result = score(tiny_model_dir, str(src), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_output(out)] == ["a", "d"]
+    errors = read_output(tmp_path / "out.jsonl.errors.jsonl")
+    assert [(e["line"], e["reason"]) for e in errors] == [
+        (2, "invalid Unicode (a lone surrogate) in the text"), (3, "invalid Unicode (a lone surrogate) in the id or a kept field")]
+    assert errors[1]["id"] == "\\ud800c"  # escaped, so the errors file itself stays valid UTF-8
+
+
+def test_byte_order_mark_does_not_hide_the_header(tmp_path: Path) -> None:
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b"\xef\xbb\xbfid,text\nx1,hello\n")
+    assert [(r.id, r.text) for r in rows_of(p)] == [("x1", "hello")]
+    j = tmp_path / "bom.jsonl"
+    j.write_bytes(b'\xef\xbb\xbf{"id": "j1", "text": "hello"}\n')
+    assert [(r.id, r.reason) for r in rows_of(j)] == [("j1", None)]
+
+
+def test_tsv_reads_quote_marks_as_text(tmp_path: Path) -> None:
+    p = tmp_path / "in.tsv"
+    p.write_text('id\ttext\n1\t"Fake news" is what they call it\n2\t"unbalanced\n3\tnext\n')
+    assert [(r.id, r.text) for r in rows_of(p)] == [("1", '"Fake news" is what they call it'), ("2", '"unbalanced'), ("3", "next")]
+
+
+def test_csv_unclosed_quote_names_the_lines_it_swallowed(tmp_path: Path) -> None:
+    p = tmp_path / "in.csv"
+    p.write_text('id,text\n1,plain\n2,"unclosed\n3,next\n4,more\n')
+    rows = rows_of(p)
+    assert [r.text for r in rows if r.reason is None] == ["plain"]
+    assert rows[1].reason.startswith("malformed CSV row (lines 3-5 read as one row)")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not gzip"])
+def test_unreadable_gzip_is_one_error_naming_the_input(tmp_path: Path, tiny_model_dir: Path, damage: str) -> None:
+    import gzip
+
+    data = "".join(json.dumps({"text": f"comment {i}"}) + "\n" for i in range(3000)).encode()
+    src = tmp_path / "in.jsonl.gz"
+    src.write_bytes(gzip.compress(data)[:200] if damage == "truncated" else data)
+    result = score(tiny_model_dir, str(src), "--output", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 2 and f"error: {src}: cannot read" in result.output
+    assert not (tmp_path / "out.jsonl.partial").exists()  # nothing committed, so nothing to block a rerun
+
+
+def test_failed_stdin_run_leaves_nothing_behind(tmp_path: Path, tiny_model_dir: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    data = b'{"text": "hello"}\n'
+    first = score(tiny_model_dir, "-", "--output", str(out), "--text-field", "body", input=data)
+    assert first.exit_code == 2 and "unknown field 'body'" in first.output
+    again = score(tiny_model_dir, "-", "--output", str(out), input=data)
+    assert again.exit_code == 0, again.output
+    empty = score(tiny_model_dir, "-", "--output", str(tmp_path / "e.jsonl"), input=b"")
+    assert empty.exit_code == 2 and "nothing to score: the inputs hold no rows" in empty.output
+
+
+def test_output_that_is_a_folder_or_an_input_is_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in TEXTS])
+    (tmp_path / "out.jsonl").mkdir()
+    result = score(tiny_model_dir, str(src), "--output", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 2 and "is a folder" in result.output
+    result = score(tiny_model_dir, str(src), "--output", str(src))
+    assert result.exit_code == 2 and "is also an input" in result.output
+    assert src.read_text().count("\n") == len(TEXTS)  # the input is untouched
+    page = tmp_path / "page.txt"
+    page.write_bytes((SEEDS / "000_81f09624bfe65d55.txt").read_bytes())
+    result = CliRunner().invoke(app, ["extract", str(page), "--output", str(page)])
+    assert result.exit_code == 2 and "is also an input" in result.output and page.stat().st_size > 0
+    result = CliRunner().invoke(app, ["extract", str(page), "--output", str(tmp_path / "new" / "dir" / "pages.jsonl")])
+    assert result.exit_code == 0 and (tmp_path / "new" / "dir" / "pages.jsonl").stat().st_size > 0
+
+
+def test_page_warnings_reach_the_user_and_kept_page_fields_are_not_doubled(tmp_path: Path, tiny_model_dir: Path) -> None:
+    raw = (SEEDS / "000_81f09624bfe65d55.txt").read_bytes()
+    cut = raw.index(b"Thank you President")
+    page = tmp_path / "page.txt"
+    page.write_bytes(raw[:cut] + b"\xff" + raw[cut:])
+    out = tmp_path / "out.parquet"
+    result = score(tiny_model_dir, str(page), "--output", str(out), "--keep-fields", "author,author")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {page}: invalid UTF-8" in result.output
+    table = pq.read_table(out)
+    assert table.column_names.count("author") == 1 and table.num_rows == 30

@@ -245,6 +245,17 @@ def test_python_api(moderator) -> None:
     assert len(scores) == len(doc.comments) and [s.id for s in scores] == [c.id for c in doc.comments]
 
 
+def test_python_api_names_bad_arguments(moderator) -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        moderator.score("hello")  # would otherwise score each character
+    with pytest.raises(TypeError, match=r"texts\[1\] is NoneType"):
+        moderator.predict_proba(["fine", None])
+    with pytest.raises(ValueError, match=r"texts\[0\] is not valid Unicode"):
+        moderator.score_one("bad \udc00")
+    with pytest.raises(ValueError, match="got 1 ids for 2 texts"):
+        moderator.score(["a", "b"], ids=["x"])
+
+
 def test_threads_give_the_same_results_as_sequential(moderator) -> None:
     items = texts(120)
     expected = [s.scores for s in moderator.score(items)]

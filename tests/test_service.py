@@ -2,7 +2,7 @@
 
 Most tests run uvicorn in a thread around an app built with ``create_app`` (one tiny model,
 loaded once, shared); one test runs ``moderation serve`` as a subprocess and stops it with
-SIGTERM. Outcomes that depend on scores use thresholds of 0.0 / 1.01 so the untrained
+SIGTERM. Outcomes that depend on scores use thresholds of 0.0 / 1.0 so the untrained
 tiny model's outputs cannot change them.
 """
 
@@ -158,7 +158,7 @@ def test_native_score(server: Server) -> None:
 
 
 def test_served_thresholds_override_the_model(tiny_moderator: Any) -> None:
-    with serving(tiny_moderator, thresholds={"hostility": 0.0, "threat": 1.01}) as s:
+    with serving(tiny_moderator, thresholds={"hostility": 0.0, "threat": 1.0}) as s:
         labels = post(s, "/v1/score", {"comments": [{"id": "1", "text": "hello"}]}).json()["results"][0]["labels"]
     assert "hostility" in labels and "threat" not in labels
 
@@ -316,7 +316,7 @@ def test_coral_signatures(server: Server) -> None:
 def test_coral_204_below_threshold_and_403_without_secret(tiny_moderator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_CORAL_SECRET_2", CORAL_SECRET)
     with serving(tiny_moderator, coral_secret_env="TEST_CORAL_SECRET_2",
-                 coral_thresholds={"hostility": 1.01, "misinformation": 1.01}) as s:
+                 coral_thresholds={"hostility": 1.0, "misinformation": 1.0}) as s:
         r = coral_post(s)
         assert r.status_code == 204 and r.content == b"" and r.headers["x-moderation-model"] == "tiny@0.0.1"
     with serving(tiny_moderator, coral_secret_env="TEST_UNSET_SECRET") as s:
@@ -418,3 +418,33 @@ def test_moderation_serve_command(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert any(line.get("event") == "request" and line["status"] == 200 for line in lines)
     assert any(line.get("event") == "shutdown" for line in lines)
     assert "7f3a" not in stderr and "key=abc" not in stderr  # no comment text, no key in the log
+
+
+def test_serve_refuses_a_broken_model_and_nonsense_thresholds(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from moderation.cli import app
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "moderation.json").write_text('{"labels": ["hostility"]}')
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve", "--model", str(broken)])
+    assert result.exit_code == 2 and "is incomplete: model.safetensors, config.json" in result.output
+    for option, message in ((["--threshold", "hostility=7"], "between 0 and 1, not hostility=7.0"),
+                            (["--coral-threshold", "claim=nan"], "between 0 and 1, not claim=nan"),
+                            (["--threshold", "spam=0.5"], "unknown label(s) spam; the model has: hostility")):
+        result = runner.invoke(app, ["serve", "--model", str(tiny_model_dir), *option])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_thresholds_may_name_a_label_the_served_model_added(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    grown = tmp_path / "grown"
+    shutil.copytree(tiny_model_dir, grown)
+    meta = json.loads((grown / "moderation.json").read_text())
+    meta["labels"] = [*meta["labels"], "spam"]
+    (grown / "moderation.json").chmod(0o644)
+    (grown / "moderation.json").write_text(json.dumps(meta))
+    assert Settings(model_dir=str(grown), thresholds={"spam": 0.9}).validate().thresholds == {"spam": 0.9}

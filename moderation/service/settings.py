@@ -71,11 +71,25 @@ class Settings:
         check_backend(self.backend)
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        labels = self._model_labels()
         for table in (self.thresholds, self.coral_thresholds):
-            unknown = sorted(set(table) - set(LABELS))
+            unknown = sorted(set(table) - set(labels))
             if unknown:
-                raise ValueError(f"unknown label(s) {', '.join(unknown)}; known: {', '.join(LABELS)}")
+                raise ValueError(f"unknown label(s) {', '.join(unknown)}; the model has: {', '.join(labels)}")
+            outside = [f"{label}={value}" for label, value in table.items() if not 0 <= value <= 1]  # NaN fails too
+            if outside:
+                raise ValueError(f"thresholds are probabilities between 0 and 1, not {', '.join(outside)}")
         return self
+
+    def _model_labels(self) -> list[str]:
+        """The served model's labels (a retrained model may add some); the schema's if it cannot be read."""
+        from moderation.errors import ModelError
+        from moderation.model import model_dir, read_meta
+
+        try:
+            return list(read_meta(model_dir(self.model_dir))["labels"])
+        except ModelError:
+            return list(LABELS)
 
     def secret(self, env_name: str) -> str | None:
         """The value of a secret-holding variable; empty counts as unset."""
