@@ -126,7 +126,7 @@ def train(
     margin: Annotated[float, typer.Option(help="Largest allowed ROC-AUC drop on any tracked metric.")] = 0.01,
     force: Annotated[bool, typer.Option(help="Promote even if the regression gate fails (recorded in history).")] = False,
     promote: Annotated[bool, typer.Option(help="Promote the retrained model to default when it passes the gate.")] = True,
-    models_dir: Annotated[Optional[Path], typer.Option("--models-dir", help="Model registry (env: MODERATION_MODELS_DIR; default ./models).")] = None,
+    models_dir: Annotated[Optional[Path], typer.Option("--models-dir", help="Model registry (env: MODERATION_MODELS_DIR; default: the models/ folder beside the installed package).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Fine-tune a model on the configured sources (or retrain one on new labels), calibrate and save it."""
@@ -136,6 +136,8 @@ def train(
         _fail("--data needs --init-from (the model to continue from)")
     if init_from is not None and not data:
         _fail("--init-from needs at least one --data label file")
+    if init_from is not None and resume:
+        _fail("--resume continues plain training; a retraining run (--init-from) is short: start it again")
     config = config or Path("configs/retrain.yaml" if init_from else "configs/default.yaml")
     if not config.is_file():
         _fail(f"config not found: {config}")
@@ -147,6 +149,9 @@ def train(
         _fail(f"data directory not found: {data_dir}")
     if (output / "moderation.json").exists():
         _fail(f"{output} already holds a model; models are immutable, choose a new --output")
+    existing = next(p for p in (output, *output.parents) if p.exists())
+    if not existing.is_dir():  # found now, not when the model is saved at the end
+        _fail(f"--output {output}: {existing} is a file, not a folder")
     data_root = str(data_dir) if data_dir else None
     if init_from is None:
         from training.trainer import train_model
@@ -188,6 +193,8 @@ def _retrain(init_from, data, output, cfg, replay, add_label, on_conflict, margi
     if promote and in_registry:
         registry.promote(output.name, force=force)
         typer.echo(f"promoted {output.name} to default" + (" (forced past a failed gate)" if not result.passed else ""))
+    elif promote:
+        typer.echo(f"not promoted: {output} is outside the registry {registry.root} (see --models-dir)", err=True)
 
 
 @app.command(
@@ -199,7 +206,7 @@ def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="Model directory to evaluate.")],
     data: Annotated[Optional[list[Path]], typer.Option("--data", help="Label files (CSV/TSV/JSONL/Parquet) to evaluate on instead of the model's own validation split.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of source datasets (env: MODERATION_DATA_DIR).")] = None,
-    baseline: Annotated[bool, typer.Option(help="Also train and report the TF-IDF baseline on the same rows.")] = True,
+    baseline: Annotated[bool, typer.Option(help="Also train and report the TF-IDF baseline on the model's recorded training rows (not with --data).")] = True,
     card: Annotated[bool, typer.Option(help="Write evaluation.json and MODEL_CARD.md into MODEL_DIR.")] = False,
     text_field: Annotated[str, typer.Option(help="Text column of --data files.")] = "text",
 ) -> None:
@@ -211,6 +218,8 @@ def evaluate(
     from training.labelfiles import load_label_file
     from training.metrics import markdown_table
 
+    if card and data:
+        _fail("--card describes the model's own validation suite; drop --data to write it")
     moderator = Moderator.load(model_dir, backend="torch")  # fp32: figures must not depend on the CPU
     if data:
         frames = []
@@ -232,12 +241,15 @@ def evaluate(
     bias, templates = report["bias"], report["templates"]
     typer.echo(f"\nbias final score {bias.get('final_score', float('nan')):.4f}; identity templates flagged {templates['flagged_rate']:.1%}")
     if card:
-        write_report(Path(model_dir), moderator, report)
+        try:
+            write_report(Path(model_dir), moderator, report)
+        except OSError as exc:
+            _fail(f"cannot write the card into {model_dir}: {exc.strerror or exc} (registered models are read-only)")
         typer.echo(f"wrote {model_dir}/evaluation.json and MODEL_CARD.md")
 
 
 models_app = _App(
-    help="Inspect and switch models in the registry (--models-dir or $MODERATION_MODELS_DIR, default ./models).",
+    help="Inspect and switch models in the registry (--models-dir or $MODERATION_MODELS_DIR, default: the models/ folder beside the installed package).",
     no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")

@@ -135,6 +135,7 @@ class Moderator:
         within 0.01 of fp32, 2.5-3x faster on CPUs with AMX), and ``auto``: bf16 where the
         CPU has bf16 matrix units, else torch.
         """
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -147,7 +148,7 @@ class Moderator:
             state = {k: v.float() for k, v in load_file(path / WEIGHTS_FILE).items()}
             net.load_state_dict(state)
             tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
             raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from exc
         return cls(net, tokenizer, meta, path).with_backend(backend)
 
@@ -275,8 +276,12 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path / META_FILE}: unreadable ({exc})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("labels"), list) or not meta["labels"]:
-        raise ModelError(f"{path / META_FILE}: not model metadata (no list of labels)")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        raise ModelError(f"{path / META_FILE}: not model metadata (no list of label names)")
+    for key in ("thresholds", "calibration"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise ModelError(f"{path / META_FILE}: {key} must be a mapping of labels")
     return meta
 
 

@@ -140,3 +140,69 @@ def test_label_file_validation_reports_every_bad_row(tmp_path: Path) -> None:
     assert any("conflicting labels" in p.reason and "lines 6, 7" in p.reason for p in conflicts)
     dropped, _ = resolve_conflicts(rows, "drop")
     assert list(dropped["text"]) == ["fine comment"]
+
+
+def test_add_label_grows_a_head_that_learns_and_is_evaluated(registry: Path, tmp_path: Path) -> None:
+    rows = [(text, label, 1.0 if any(w in text for w in NEW_SLANG) else 0.0) for text, label in _rows(NEW_SLANG, random.Random(3))]
+    spam = tmp_path / "spam.csv"
+    with open(spam, "w", newline="") as fh:
+        csv.writer(fh).writerows([["text", "hostility", "slang"], *rows])
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 6\nlearning_rate: 3.0e-3\ncheckpoint_every: 0\n")
+    out = tmp_path / "tiny-slang"
+    args = ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(spam), "--config", str(cfg),
+            "--models-dir", str(tmp_path), "--margin", "1", "--quiet"]
+    result = CliRunner().invoke(app, [*args, "--add-label", "slang", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    child = Moderator.load(out)
+    assert child.labels[-1] == "slang" and child.meta["added_labels"] == ["slang"] and 0 < child.thresholds["slang"] < 1
+    slang, plain = child.predict_proba(["what a numpty you are", "what a gardener you are"])[:, -1]
+    assert slang > plain + 0.3
+    assert any(r["label"] == "slang" and r["before"] is None for r in child.meta["regression_gate"]["rows"])
+    # Names that cannot be a label of their own are refused before any training.
+    for name, message in (("hostility", "already has that label"), ("split", "column of every label table"),
+                          ("Spam!", "lowercase letters"), ("spam", "no --data file has a 'spam' column")):
+        result = CliRunner().invoke(app, [*args, "--add-label", name, "--output", str(tmp_path / f"x-{len(name)}")])
+        assert result.exit_code == 2 and message in result.output, result.output
+    twice = CliRunner().invoke(app, [*args, "--add-label", "slang", "--add-label", "slang", "--output", str(tmp_path / "x2")])
+    assert twice.exit_code == 2 and "names a label twice" in twice.output
+
+
+def test_child_metadata_records_its_own_stage_not_the_parents_figures(registry: Path, tmp_path: Path) -> None:
+    parent_dir = registry / "tiny-1.0.0"
+    parent_meta = json.loads((parent_dir / "moderation.json").read_text())
+    new = _write(tmp_path / "slang.csv", _rows(NEW_SLANG, random.Random(4)))
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\nlearning_rate: 1.0e-3\ncheckpoint_every: 0\n")
+    out = tmp_path / "child"
+    result = CliRunner().invoke(app, ["train", "--init-from", str(parent_dir), "--data", str(new), "--config", str(cfg),
+                                      "--output", str(out), "--margin", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "not promoted: " in result.output and "outside the registry" in result.output
+    meta = json.loads((out / "moderation.json").read_text())
+    assert "metrics" not in meta or meta["metrics"] != parent_meta.get("metrics")
+    assert meta["init_from"]["model"] == "tiny@1.0.0" and meta["init_from"]["config"] == parent_meta["config"]
+    assert meta["config"]["init_from"] == str(parent_dir) and meta["parent"] == "tiny@1.0.0"
+    assert meta["training"]["rows"] != parent_meta["training"]["rows"]
+
+
+def test_retrain_refuses_what_it_cannot_do(registry: Path, tmp_path: Path) -> None:
+    one = _write(tmp_path / "one.csv", [("you are a total gronk", 1.0)])
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
+    base = ["train", "--init-from", str(registry / "tiny-1.0.0"), "--config", str(cfg), "--quiet"]
+    result = CliRunner().invoke(app, [*base, "--data", str(one), "--output", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "all held out for the gate" in result.output
+    result = CliRunner().invoke(app, [*base, "--data", str(one), "--output", str(tmp_path / "b"), "--resume"])
+    assert result.exit_code == 2 and "--resume continues plain training" in result.output
+
+
+def test_evaluate_on_label_files_without_hostility(registry: Path, tmp_path: Path) -> None:
+    claims = tmp_path / "claims.csv"
+    with open(claims, "w", newline="") as fh:
+        csv.writer(fh).writerows([["text", "misinformation"], *[(f"the moon is made of cheese {i}", i % 2) for i in range(20)]])
+    result = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims)])
+    assert result.exit_code == 0, result.output
+    assert "| claims | misinformation | 20 | 10 |" in result.output
+    result = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims), "--card"])
+    assert result.exit_code == 2 and "--card describes the model's own validation suite" in result.output

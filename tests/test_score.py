@@ -223,6 +223,25 @@ def test_missing_model(tmp_path: Path) -> None:
     assert_one_line_error(result, "no model at")
 
 
+@pytest.mark.parametrize("damage", ["truncated weights", "labels not names"])
+def test_corrupt_model_is_one_line(tmp_path: Path, tiny_model_dir: Path, damage: str) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    for f in broken.iterdir():
+        f.chmod(0o644)
+    if damage == "truncated weights":
+        weights = broken / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    else:
+        meta = json.loads((broken / "moderation.json").read_text())
+        (broken / "moderation.json").write_text(json.dumps({**meta, "labels": [1, 2]}))
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
+    result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", str(broken)])
+    assert_one_line_error(result, "incomplete or corrupt" if damage == "truncated weights" else "no list of label names")
+
+
 def test_help_has_examples() -> None:
     result = CliRunner().invoke(app, ["score", "--help"])
     assert result.exit_code == 0 and "Examples" in result.output and "--resume" in result.output

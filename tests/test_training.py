@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from moderation.cli import app
+from moderation.errors import InputError
 from moderation.labels import LABELS, MISSING
 from moderation.model import Moderator
 from tests.conftest import TINY_ENCODER
@@ -196,10 +198,18 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path, monkeypatch
         train_model(_tiny_cfg(data), tmp_path / "resumed", progress=False)
     assert not (tmp_path / "resumed" / "moderation.json").exists()  # no half-finished model is presented
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    with pytest.raises(InputError, match=r"written with other settings \(batch_size\)"):
+        train_model(dataclasses.replace(_tiny_cfg(data), batch_size=4), tmp_path / "resumed", resume=True, progress=False)
     resumed = train_model(_tiny_cfg(data), tmp_path / "resumed", resume=True, progress=False)
 
     a, b = full.net.state_dict(), resumed.net.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _label_file(tmp_path / "labels.csv")
+    train_model(_tiny_cfg(data), tmp_path / "fresh", resume=True, progress=False)
+    assert "no checkpoint at" in capsys.readouterr().err
 
 
 def test_train_cli_writes_a_loadable_calibrated_model(tmp_path: Path) -> None:
@@ -234,6 +244,38 @@ def test_train_cli_rejects_bad_config(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "source 'ucc': repeat must be a whole number" in result.output
 
 
+@pytest.mark.parametrize("text, message", [
+    ("batch_size: 0\n", "batch_size must be at least 1, not 0"),
+    ('batch_size: "16"\n', "batch_size must be a whole number, not '16'"),
+    ("epochs: -1\n", "epochs must be above 0"),
+    ("learning_rate: 1e-3\n", "write 1.0e-3"),
+    ("dropout: 1.5\n", "dropout must be at least 0 and below 1"),
+    ("label_weights: {hostilty: 1.0}\n", "unknown label 'hostilty'"),
+    ("batch_size: [\n", "not valid YAML"),
+    ("- a list\n", "a config is a mapping of keys to values, not list"),
+])
+def test_train_cli_rejects_bad_values_in_one_line(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_train_cli_checks_sources_and_output_before_training(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"tiny_encoder: {TINY_ENCODER}\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "the config lists no sources" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,hostility\nfine,1\nnot a number,maybe\n")
+    cfg.write_text(f"tiny_encoder: {TINY_ENCODER}\nsources:\n  {bad}: {{}}\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and f"1 bad rows in {bad}" in result.output
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "afile" / "model")])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
+
+
 def test_train_cli_names_a_missing_data_file(tmp_path: Path) -> None:
     empty = tmp_path / "data"
     empty.mkdir()
@@ -245,8 +287,6 @@ def test_train_cli_names_a_missing_data_file(tmp_path: Path) -> None:
 
 
 def test_train_layers_updates_only_the_top_of_the_encoder(tmp_path: Path) -> None:
-    import dataclasses
-
     from training.trainer import Trainer, build_moderator
 
     data = _label_file(tmp_path / "labels.csv")
@@ -264,11 +304,28 @@ def test_train_layers_updates_only_the_top_of_the_encoder(tmp_path: Path) -> Non
 
 
 def test_bf16_training_learns_and_keeps_fp32_weights(tmp_path: Path) -> None:
-    import dataclasses
-
     data = _label_file(tmp_path / "labels.csv", n=120)
     cfg = dataclasses.replace(_tiny_cfg(data), bf16=True, epochs=4, learning_rate=2e-3, checkpoint_every=0)
     m = train_model(cfg, tmp_path / "bf16", progress=False)
     assert all(p.dtype == torch.float32 for p in m.net.parameters())  # autocast only: master weights stay fp32
     p = Moderator.load(tmp_path / "bf16", backend="torch").predict_proba(["hello idiot number 999", "hello friend number 999"])[:, 0]
     assert p[0] > p[1]
+
+
+def test_layer_lr_decay_scales_each_layer_below_the_top(tmp_path: Path) -> None:
+    from training.trainer import build_moderator, param_groups
+
+    data = _label_file(tmp_path / "labels.csv")
+    cfg = dataclasses.replace(_tiny_cfg(data), tiny_encoder={**TINY_ENCODER, "num_hidden_layers": 3})
+    net = build_moderator(cfg, list(LABELS)).net
+    rate = {id(p): g["lr"] for g in param_groups(net, 1.0, 0.01, layer_lr_decay=0.5) for p in g["params"]}
+    by_name = {name: rate[id(p)] for name, p in net.named_parameters()}
+    assert by_name["classifier.weight"] == 1.0
+    assert by_name["encoder.encoder.layer.2.output.dense.weight"] == 1.0
+    assert by_name["encoder.encoder.layer.1.output.dense.weight"] == 0.5
+    assert by_name["encoder.encoder.layer.0.output.dense.weight"] == 0.25
+    assert by_name["encoder.embeddings.word_embeddings.weight"] == 0.125
+    # Without the option: one rate, two groups (weight decay on or off), as before the option existed.
+    plain = param_groups(net, 1.0, 0.01)
+    assert [(g["lr"], g["weight_decay"]) for g in plain] == [(1.0, 0.01), (1.0, 0.0)]
+    assert sum(len(g["params"]) for g in plain) == len(list(net.parameters()))

@@ -34,11 +34,34 @@ class TrainConfig:
     threads: int = 0  # 0: torch default
     bf16: bool = False  # forward/backward under bfloat16 autocast (weights and optimiser stay fp32): 1.4x faster on this AMX machine
     train_layers: int | None = None  # fine-tune only the top N encoder layers and the heads (None: all)
+    layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
 
     def __post_init__(self) -> None:
+        """Reject values training would trip over later (or, worse, silently accept)."""
+        from moderation.labels import LABELS
         from training.data import check_source_options
 
+        for name, (kind, low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, kind):
+                hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) and "e" in value.lower() else ""
+                raise ValueError(f"{name} must be a {'whole number' if kind is int else 'number'}, not {value!r}{hint}")
+            (lo, lo_inclusive), (hi, hi_inclusive) = low, high or (float("inf"), True)
+            if not (lo <= value if lo_inclusive else lo < value) or not (value <= hi if hi_inclusive else value < hi):
+                bounds = f"{'at least' if lo_inclusive else 'above'} {lo}" + (f" and {'at most' if hi_inclusive else 'below'} {hi}" if high else "")
+                raise ValueError(f"{name} must be {bounds}, not {value!r}")
+        if not isinstance(self.bf16, bool):
+            raise ValueError(f"bf16 must be true or false, not {self.bf16!r}")
+        if not isinstance(self.label_weights, dict):
+            raise ValueError(f"label_weights must map labels to weights, not {self.label_weights!r}")
+        for label, weight in self.label_weights.items():
+            if label not in LABELS:
+                raise ValueError(f"label_weights: unknown label {label!r}; labels: {', '.join(LABELS)}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                raise ValueError(f"label_weights: {label} must be a number of at least 0, not {weight!r}")
         if not isinstance(self.sources, dict):
             raise ValueError(f"sources must map source names to options, not {self.sources!r}")
         for name, options in self.sources.items():
@@ -46,7 +69,12 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"a config is a mapping of keys to values, not {type(raw).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
@@ -56,3 +84,22 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Numeric settings: (type, (lower bound, inclusive), (upper bound, inclusive) or None).
+_RANGES: dict[str, tuple[type | tuple[type, ...], tuple[float, bool], tuple[float, bool] | None]] = {
+    "max_length": (int, (1, True), None),
+    "batch_size": (int, (1, True), None),
+    "epochs": ((int, float), (0, False), None),
+    "learning_rate": ((int, float), (0, False), None),
+    "weight_decay": ((int, float), (0, True), None),
+    "warmup_ratio": ((int, float), (0, True), (1, False)),
+    "dropout": ((int, float), (0, True), (1, False)),
+    "seed": (int, (0, True), None),
+    "checkpoint_every": (int, (0, True), None),
+    "eval_batch_size": (int, (1, True), None),
+    "threads": (int, (0, True), None),
+    "train_layers": (int, (0, True), None),
+    "layer_lr_decay": ((int, float), (0, False), (1, True)),
+}
+_OPTIONAL = ("train_layers", "layer_lr_decay")

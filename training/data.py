@@ -364,7 +364,7 @@ def _load_label_file_source(path: Path) -> pd.DataFrame:
     df, problems = load_label_file(path, source=str(path))
     row_problems = [p for p in problems if p.line is not None]
     if row_problems:
-        raise ValueError(f"{len(row_problems)} bad rows in {path}, first: {row_problems[0]}")
+        raise DataError(f"{len(row_problems)} bad rows in {path}, first: {row_problems[0]}")
     return df.drop(columns=["line"])
 
 

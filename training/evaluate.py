@@ -33,10 +33,13 @@ def evaluate_model(
     thresholds = moderator.thresholds
     report: dict[str, Any] = {
         "model": moderator.name,
-        "metrics": evaluate(probs, val, thresholds),
+        "metrics": evaluate(probs, val, thresholds, labels=moderator.labels),
         "thresholds": thresholds,
     }
-    report["bias"] = bias_report(moderator.predict_proba, val, thresholds["hostility"], probs=probs)
+    try:
+        report["bias"] = bias_report(moderator.predict_proba, val, thresholds["hostility"], probs=probs)
+    except ValueError as exc:  # e.g. --data files without both hostile and non-hostile rows
+        report["bias"] = {"skipped": str(exc)}
     report["templates"] = template_check(moderator.predict_proba, thresholds["hostility"])
     if baseline and (table["split"] == "train").any():
         base = TfidfBaseline().fit(table)
@@ -153,9 +156,10 @@ def _is_default_recipe(stages: list[dict[str, Any]]) -> bool:
             return False
         for cfg, path in zip(recorded, configs):
             try:
-                if cfg != TrainConfig.from_yaml(REPO / path).to_dict():
+                # Through TrainConfig, so options added since the model was trained count at their defaults.
+                if TrainConfig(**cfg).to_dict() != TrainConfig.from_yaml(REPO / path).to_dict():
                     return False
-            except (OSError, ValueError):  # no committed configs here (an installed package)
+            except (OSError, ValueError, TypeError):  # no committed configs here (an installed package), or an unknown key
                 return False
     return True
 

@@ -8,7 +8,7 @@ the table's rows, columns in LABELS order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,10 @@ def has_both_classes(y: np.ndarray) -> bool:
     return 0 < int(y.sum()) < len(y)
 
 
-def _check_probs(probs: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+def _check_probs(probs: np.ndarray, frame: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
     probs = np.asarray(probs, dtype=float)
-    if probs.shape != (len(frame), len(LABELS)):
-        raise ValueError(f"probs has shape {probs.shape}, expected {(len(frame), len(LABELS))} (rows x LABELS)")
+    if probs.shape != (len(frame), len(labels)):
+        raise ValueError(f"probs has shape {probs.shape}, expected {(len(frame), len(labels))} (rows x labels)")
     return probs
 
 
@@ -89,25 +89,27 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
 
 
 def _label_tasks(
-    frame: pd.DataFrame, probs: np.ndarray, rows: np.ndarray
+    frame: pd.DataFrame, probs: np.ndarray, rows: np.ndarray, labels: Sequence[str]
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield (label, y, p) for each label with any known row among ``rows``."""
-    for j, label in enumerate(LABELS):
+    for j, label in enumerate(labels):
         mask = rows & known_mask(frame, label)
         if mask.any():
             yield label, binarise(frame[label].to_numpy(dtype=float)[mask]), probs[mask, j]
 
 
 def evaluate(
-    probs: np.ndarray, table: Any, thresholds: dict[str, float], *, split: str | None = "validation"
+    probs: np.ndarray, table: Any, thresholds: dict[str, float], *, split: str | None = "validation",
+    labels: Sequence[str] = LABELS,
 ) -> Report:
     """Metrics per source and label plus the pooled ``"all"`` entry: ``{source: {label: metrics}}``.
 
     Only ``split`` rows count; a (source, label) cell appears only where the source
-    annotates the label and both classes occur.
+    annotates the label and both classes occur. ``labels`` names the columns of ``probs``
+    (a model with added labels has more than LABELS).
     """
     frame = as_frame(table)
-    probs = _check_probs(probs, frame)
+    probs = _check_probs(probs, frame, labels)
     rows = split_mask(frame, split)
     sources = frame["source"].astype(str).to_numpy() if "source" in frame.columns else np.full(len(frame), POOLED)
     groups = [(str(s), rows & (sources == s)) for s in sorted(set(sources[rows]))]
@@ -115,7 +117,7 @@ def evaluate(
     for name, group in groups + [(POOLED, rows)]:
         cells = {
             label: binary_metrics(y, p, thresholds.get(label, DEFAULT_THRESHOLD))
-            for label, y, p in _label_tasks(frame, probs, group)
+            for label, y, p in _label_tasks(frame, probs, group, labels)
             if has_both_classes(y)
         }
         if cells:
@@ -136,12 +138,14 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float((cuts[best] + lower) / 2)
 
 
-def fit_thresholds(probs: np.ndarray, table: Any, *, split: str | None = "validation") -> dict[str, float]:
+def fit_thresholds(
+    probs: np.ndarray, table: Any, *, split: str | None = "validation", labels: Sequence[str] = LABELS
+) -> dict[str, float]:
     """Per label, the F1-maximising threshold on pooled ``split`` rows where the label is known."""
     frame = as_frame(table)
-    probs = _check_probs(probs, frame)
-    found = {label: best_f1_threshold(y, p) for label, y, p in _label_tasks(frame, probs, split_mask(frame, split))}
-    return {label: found.get(label, DEFAULT_THRESHOLD) for label in LABELS}
+    probs = _check_probs(probs, frame, labels)
+    found = {label: best_f1_threshold(y, p) for label, y, p in _label_tasks(frame, probs, split_mask(frame, split), labels)}
+    return {label: found.get(label, DEFAULT_THRESHOLD) for label in labels}
 
 
 _COLUMNS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("macro_f1", "macro-F1"), ("ece", "ECE"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import platform
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ from training.config import TrainConfig
 from training.data import hash_split
 from training.evaluate import table_for
 from training.labelfiles import Problem, load_label_file, resolve_conflicts
-from training.metrics import evaluate
-from training.trainer import Trainer, finalize, sha256_file
+from training.metrics import evaluate, known_mask
+from training.trainer import Trainer, as_child, finalize, sha256_file
+
+#: Columns every label table has besides the labels.
+RESERVED_COLUMNS = ("text", "source", "split", "line", "id")
 
 
 @dataclass
@@ -44,6 +48,19 @@ class RetrainResult:
     rows: list[GateRow]
     passed: bool
     problems: list[Problem] = field(default_factory=list)
+
+
+def check_new_labels(names: list[str], existing: list[str]) -> None:
+    """Refuse --add-label names that cannot be a label column of their own."""
+    for name in names:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ValueError(f"--add-label {name!r}: use lowercase letters, digits and _ (starting with a letter)")
+        if name in RESERVED_COLUMNS:
+            raise ValueError(f"--add-label {name!r}: that name is a column of every label table ({', '.join(RESERVED_COLUMNS)})")
+        if name in existing:
+            raise ValueError(f"--add-label {name!r}: the parent already has that label")
+    if len(set(names)) < len(names):
+        raise ValueError(f"--add-label names a label twice: {', '.join(names)}")
 
 
 def add_labels(moderator: Moderator, names: list[str]) -> list[str]:
@@ -116,12 +133,15 @@ def retrain(
     if not 0.0 <= replay < 1.0:
         raise ValueError(f"--replay must be in [0, 1), got {replay}")
     parent = Moderator.load(parent_dir, backend="torch")
-    child = Moderator.load(parent_dir, backend="torch")
+    child = as_child(Moderator.load(parent_dir, backend="torch"), cfg.name, cfg.version or bump_minor(str(parent.meta.get("version", "1.0.0"))))
     cfg.max_length = child.max_length
-    child.meta["name"] = cfg.name or parent.meta.get("name")
-    child.meta["version"] = cfg.version or bump_minor(str(parent.meta.get("version", "1.0.0")))
+    cfg.init_from = str(parent_dir)  # recorded in the child's config: it was fine-tuned from the parent
+    check_new_labels(list(new_labels or []), parent.labels)
     added = add_labels(child, list(new_labels or []))
     new, problems = load_new_labels(files, child.labels, on_conflict)
+    for name in added:
+        if not known_mask(new, name).any():
+            raise ValueError(f"--add-label {name}: no --data file has a {name!r} column with values")
     if on_conflict == "error" and any("conflicting labels" in p.reason for p in problems):
         raise ValueError("conflicting labels for the same text; choose --on-conflict first|mean|drop")
     if new.empty:
@@ -136,6 +156,8 @@ def retrain(
     parent_val = suite[suite["split"] == "validation"]
     rng = np.random.default_rng(cfg.seed)
     new_train = new[new["split"] == "train"]
+    if new_train.empty:
+        raise ValueError(f"only {len(new)} usable labelled row(s), all held out for the gate: add more labels")
     n_replay = int(round(len(new_train) * replay / (1.0 - replay))) if replay else 0
     pool = suite[suite["split"] == "train"]
     replayed = pool.iloc[rng.choice(len(pool), size=min(n_replay, len(pool)), replace=False)] if n_replay and len(pool) else pool.iloc[:0]
@@ -146,8 +168,8 @@ def retrain(
     trainer = Trainer(cfg, output, progress=progress).fit(child, train)
     child_probs = finalize(child, val, trainer, train, cfg)
 
-    parent_report = evaluate(parent.predict_proba(list(val["text"])), val[["text", "source", "split", *parent.labels]], parent.thresholds)
-    child_report = evaluate(child_probs, val, child.thresholds)
+    parent_report = evaluate(parent.predict_proba(list(val["text"])), val, parent.thresholds, labels=parent.labels)
+    child_report = evaluate(child_probs, val, child.thresholds, labels=child.labels)
     rows = gate_rows(parent_report, child_report, margin)
     passed = not any(r.regressed for r in rows)
     # The child's suite for its own future retraining: the parent's sources plus these files.

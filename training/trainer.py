@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from moderation.errors import DataError, InputError
 from moderation.labels import LABELS, MISSING
 from moderation.model import MultiLabelHead, Moderator
 from training.config import DEFAULT_BASE, TrainConfig
@@ -60,14 +62,7 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         moderator = Moderator.load(cfg.init_from, backend="torch")
         if moderator.labels != labels:
             raise ValueError(f"{cfg.init_from} has labels {moderator.labels}, expected {labels}")
-        # The parent's own ``init_from`` is kept, so a multi-stage model records every stage.
-        moderator.meta.update({"name": cfg.name or moderator.meta.get("name"), "version": cfg.version or moderator.meta.get("version"),
-                               "init_from": {"model": moderator.name, "config": moderator.meta.get("config"),
-                                             "training": moderator.meta.get("training"), "soup": moderator.meta.get("soup"),
-                                             "init_from": moderator.meta.get("init_from")}})
-        moderator.meta.pop("metrics", None)
-        moderator.meta.pop("soup", None)  # the child is trained, not averaged; the parent's soup is under init_from
-        return moderator
+        return as_child(moderator, cfg.name, cfg.version)
     tok_path, digest = resolve_base(cfg.base_model)
     if cfg.tiny_encoder:
         encoder = BertModel(BertConfig(**cfg.tiny_encoder))
@@ -85,6 +80,22 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         "base_model": {"name": base_desc, "sha256": digest},
     }
     return Moderator(net, tokenizer, meta)
+
+
+#: Metadata that describes how a model was made or how it scored: a child starts without them.
+PROVENANCE = ("metrics", "soup", "init_from", "parent", "added_labels", "replay", "data_files", "created_by",
+              "regression_gate", "config", "training", "created")
+
+
+def as_child(parent: Moderator, name: str | None, version: str | None) -> Moderator:
+    """Make a loaded model the starting point of a new stage: the parent's own record moves under
+    ``init_from`` (so a multi-stage model lists every stage) and its metrics and soup are dropped."""
+    meta = parent.meta
+    stage = {"model": parent.name, "config": meta.get("config"), "training": meta.get("training"),
+             "soup": meta.get("soup"), "init_from": meta.get("init_from")}
+    parent.meta = {k: v for k, v in meta.items() if k not in PROVENANCE}
+    parent.meta.update({"name": name or meta.get("name"), "version": version or meta.get("version"), "init_from": stage})
+    return parent
 
 
 def seed_everything(seed: int) -> None:
@@ -125,6 +136,26 @@ def freeze_lower_layers(net: nn.Module, train_layers: int | None) -> None:
     keep = tuple(f"encoder.layer.{i}." for i in range(depth - train_layers, depth))
     for name, param in net.encoder.named_parameters():
         param.requires_grad_(name.startswith(keep))
+
+
+def param_groups(net: nn.Module, lr: float, weight_decay: float, layer_lr_decay: float | None = None) -> list[dict]:
+    """AdamW groups of the trainable parameters: no weight decay on biases and norms and, with
+    ``layer_lr_decay``, a learning rate shrinking by that factor per layer below the top (the
+    embeddings one step below the first layer), so general lower-layer features move least."""
+    depth = net.encoder.config.num_hidden_layers
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, param in net.named_parameters():
+        if not param.requires_grad:
+            continue
+        scale = 1.0
+        if layer_lr_decay is not None and name.startswith("encoder."):
+            match = re.search(r"\.layer\.(\d+)\.", name)
+            below_top = depth - int(match.group(1)) - 1 if match else depth  # no layer index: the embeddings
+            scale = layer_lr_decay ** below_top if match or "embeddings" in name else 1.0
+        decay = 0.0 if any(k in name for k in no_decay) else weight_decay
+        groups.setdefault((lr * scale, decay), []).append(param)
+    return [{"params": params, "lr": group_lr, "weight_decay": decay} for (group_lr, decay), params in groups.items()]
 
 
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -169,20 +200,20 @@ class Trainer:
 
         net = moderator.net.train()
         freeze_lower_layers(net, cfg.train_layers)
-        trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
-        no_decay = ("bias", "LayerNorm.weight", "layer_norm")
-        groups = [
-            {"params": [p for n, p in trainable if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
-            {"params": [p for n, p in trainable if any(k in n for k in no_decay)], "weight_decay": 0.0},
-        ]
-        opt = torch.optim.AdamW(groups, lr=cfg.learning_rate)
+        opt = torch.optim.AdamW(param_groups(net, cfg.learning_rate, cfg.weight_decay, cfg.layer_lr_decay), lr=cfg.learning_rate)
         warmup = max(1, int(cfg.warmup_ratio * total))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
         )
         step = 0
+        if resume and not self.ckpt_path.exists():
+            print(f"warning: --resume: no checkpoint at {self.ckpt_path}; training from the start", file=sys.stderr)
         if resume and self.ckpt_path.exists():
             state = torch.load(self.ckpt_path, weights_only=False)
+            if "config" in state and _resumable(state["config"]) != _resumable(cfg.to_dict()):
+                changed = sorted(k for k, v in _resumable(cfg.to_dict()).items() if state["config"].get(k) != v)
+                raise InputError(f"cannot resume: {self.ckpt_path} was written with other settings ({', '.join(changed)}); "
+                                 "use the same config, or a new --output")
             net.load_state_dict(state["net"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
@@ -248,10 +279,16 @@ class Trainer:
                 "history": self.history,
                 "train_seconds": self.train_seconds,
                 "torch_rng": torch.get_rng_state(),
+                "config": self.cfg.to_dict(),
             },
             tmp,
         )
         os.replace(tmp, self.ckpt_path)  # atomic: a kill mid-write keeps the previous checkpoint
+
+
+def _resumable(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a checkpoint depends on (how often to save or how many threads to use do not count)."""
+    return {k: v for k, v in config.items() if k not in ("checkpoint_every", "threads", "eval_batch_size")}
 
 
 def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) -> dict[str, list[float]]:
@@ -281,7 +318,7 @@ def calibrate_and_threshold(moderator: Moderator, val: pd.DataFrame, batch_size:
     logits = moderator.logits(list(val["text"]), batch_size=batch_size)
     moderator.calibration = fit_calibration(logits, val, moderator.labels)
     probs = calibrate(logits, moderator.calibration, moderator.labels)
-    fitted = fit_thresholds(probs, val)
+    fitted = fit_thresholds(probs, val, labels=moderator.labels)
     moderator.thresholds = {l: float(fitted.get(l, 0.5)) for l in moderator.labels}
     return probs
 
@@ -316,6 +353,8 @@ def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, res
     """The whole default pipeline: build the table, fine-tune, calibrate, save."""
     from training.data import build_table
 
+    if not cfg.sources:
+        raise DataError("the config lists no sources: add a `sources:` mapping (see configs/default.yaml)")
     table = build_table(cfg.sources, data_dir=data_dir, seed=cfg.seed)
     train = table[table["split"] == "train"].reset_index(drop=True)
     val = table[table["split"] == "validation"].reset_index(drop=True)
