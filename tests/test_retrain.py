@@ -127,13 +127,14 @@ def test_label_file_validation_reports_every_bad_row(tmp_path: Path) -> None:
     from training.labelfiles import load_label_file, resolve_conflicts
 
     path = tmp_path / "labels.csv"
-    path.write_text("text,hostility,colour\nfine comment,0,red\n,1,blue\nyou idiot,1.5,red\nok,abc,red\ndup,1,x\ndup,0,x\n")
+    path.write_text("text,hostility,colour\nfine comment,0,red\n,1,blue\nyou idiot,1.5,red\nok,abc,red\ndup,1,x\ndup,0,x\nunlabelled,,x\n")
     rows, problems = load_label_file(path)
     reasons = [str(p) for p in problems]
     assert any("unknown column 'colour'" in r for r in reasons)
     assert any(r.startswith(f"{path}:3:") and "missing" in r for r in reasons)
     assert any(r.startswith(f"{path}:4:") and "outside [0, 1]" in r for r in reasons)
     assert any(r.startswith(f"{path}:5:") and "not a number" in r for r in reasons)
+    assert any(r.startswith(f"{path}:8:") and "no label value" in r for r in reasons)
     assert list(rows["text"]) == ["fine comment", "dup", "dup"]
     merged, conflicts = resolve_conflicts(rows, "mean")
     assert merged.loc[merged["text"] == "dup", "hostility"].item() == 0.5
@@ -206,3 +207,25 @@ def test_evaluate_on_label_files_without_hostility(registry: Path, tmp_path: Pat
     assert "| claims | misinformation | 20 | 10 |" in result.output
     result = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims), "--card"])
     assert result.exit_code == 2 and "--card describes the model's own validation suite" in result.output
+
+
+def test_a_changed_label_file_is_reported_when_the_table_is_rebuilt(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from training.evaluate import table_for
+
+    new = _write(tmp_path / "slang.csv", _rows(NEW_SLANG, random.Random(5)))
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
+    result = CliRunner().invoke(app, ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(new), "--config", str(cfg),
+                                      "--output", str(tmp_path / "child"), "--margin", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    child = Moderator.load(tmp_path / "child")
+    (path,) = child.meta["data_files"]
+    table_for(child)
+    assert "has changed" not in capsys.readouterr().err
+    original = Path(path).read_text()
+    try:
+        Path(path).write_text(original.replace(",1.0", ",0.0"))
+        table_for(child)
+        assert f"warning: {path} has changed since {child.name}" in capsys.readouterr().err
+    finally:
+        Path(path).write_text(original)

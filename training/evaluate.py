@@ -68,9 +68,15 @@ def recorded_table(cfg: dict[str, Any], data_dir: str | None = None) -> pd.DataF
 
 def table_for(moderator: Moderator, data_dir: str | None = None) -> pd.DataFrame:
     """Rebuild the exact train/validation table recorded in the model's metadata."""
+    from training.trainer import sha256_file
+
     cfg = moderator.meta.get("config") or {}
     if not cfg.get("sources"):
         raise ValueError(f"{moderator.name} records no training sources; pass --data label files instead")
+    for path, digest in (moderator.meta.get("data_files") or {}).items():
+        if Path(path).is_file() and sha256_file(Path(path)) != digest:
+            print(f"warning: {path} has changed since {moderator.name} was trained on it; the rebuilt table uses the file as it is now",
+                  file=sys.stderr)
     return recorded_table(cfg, data_dir)
 
 

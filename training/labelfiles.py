@@ -60,7 +60,7 @@ def load_label_file(
 
     Returns the good rows (``text``, ``source``, ``split``, one column per label in
     ``labels`` with MISSING where the file has no value) and the problems found: unknown
-    columns, missing text, labels that are not numbers in [0, 1].
+    columns, missing text, labels that are not numbers in [0, 1], rows with no label value.
     """
     path = Path(path)
     raw = _read(path)
@@ -97,6 +97,8 @@ def load_label_file(
                 bad = f"label {label!r} = {f} is outside [0, 1]"
                 break
             values[label] = f
+        if not bad and all(values[label] == MISSING for label in label_cols):
+            bad = "no label value (every label cell is empty)"  # it would teach and measure nothing
         if bad:
             problems.append(Problem(str(path), line, bad))
             continue
