@@ -185,6 +185,11 @@ def test_child_metadata_records_its_own_stage_not_the_parents_figures(registry: 
     assert meta["init_from"]["model"] == "tiny@1.0.0" and meta["init_from"]["config"] == parent_meta["config"]
     assert meta["config"]["init_from"] == str(parent_dir) and meta["parent"] == "tiny@1.0.0"
     assert meta["training"]["rows"] != parent_meta["training"]["rows"]
+    # A second child of the same parent in the same folder gets the next free version, not its sibling's.
+    again = CliRunner().invoke(app, ["train", "--init-from", str(parent_dir), "--data", str(new), "--config", str(cfg),
+                                     "--output", str(tmp_path / "child2"), "--margin", "1", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert (meta["version"], Moderator.load(tmp_path / "child2").meta["version"]) == ("1.1.0", "1.2.0")
 
 
 def test_retrain_refuses_what_it_cannot_do(registry: Path, tmp_path: Path) -> None:

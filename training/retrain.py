@@ -10,6 +10,7 @@ than ``margin`` unless forced.
 from __future__ import annotations
 
 import getpass
+import json
 import platform
 import re
 from dataclasses import dataclass, field
@@ -115,6 +116,23 @@ def bump_minor(version: str) -> str:
         return f"{version}.1"
 
 
+def free_version(parent: Moderator, name: str | None, folder: Path) -> str:
+    """The parent's version with minor + 1, skipping versions of that name already in ``folder``
+    (a second retrain of the same parent must not share its sibling's name@version)."""
+    taken = set()
+    for meta_path in folder.glob("*/moderation.json") if folder.is_dir() else ():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("name") == name:
+            taken.add(str(meta.get("version")))
+    version = bump_minor(str(parent.meta.get("version", "1.0.0")))
+    while version in taken:
+        version = bump_minor(version)
+    return version
+
+
 def retrain(
     parent_dir: Path,
     files: list[Path],
@@ -133,7 +151,8 @@ def retrain(
     if not 0.0 <= replay < 1.0:
         raise ValueError(f"--replay must be in [0, 1), got {replay}")
     parent = Moderator.load(parent_dir, backend="torch")
-    child = as_child(Moderator.load(parent_dir, backend="torch"), cfg.name, cfg.version or bump_minor(str(parent.meta.get("version", "1.0.0"))))
+    name = cfg.name or parent.meta.get("name")
+    child = as_child(Moderator.load(parent_dir, backend="torch"), name, cfg.version or free_version(parent, name, Path(output).parent))
     cfg.max_length = child.max_length
     cfg.init_from = str(parent_dir)  # recorded in the child's config: it was fine-tuned from the parent
     check_new_labels(list(new_labels or []), parent.labels)
