@@ -234,3 +234,17 @@ def test_a_changed_label_file_is_reported_when_the_table_is_rebuilt(registry: Pa
         assert f"warning: {path} has changed since {child.name}" in capsys.readouterr().err
     finally:
         Path(path).write_text(original)
+
+
+def test_a_child_whose_label_file_had_bad_rows_can_be_rebuilt(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from training.evaluate import table_for
+
+    new = _write(tmp_path / "slang.csv", [*_rows(NEW_SLANG, random.Random(6)), ("what a plonker", 7.0)])
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
+    result = CliRunner().invoke(app, ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(new), "--config", str(cfg),
+                                      "--output", str(tmp_path / "child"), "--margin", "1", "--quiet"])
+    assert result.exit_code == 0 and "outside [0, 1]" in result.output
+    table = table_for(Moderator.load(tmp_path / "child"))
+    assert (table["source"] == str(new.resolve())).any()
+    assert f"1 bad rows in {new.resolve()} left out" in capsys.readouterr().err

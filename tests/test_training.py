@@ -267,10 +267,10 @@ def test_train_cli_checks_sources_and_output_before_training(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
     assert result.exit_code == 2 and "the config lists no sources" in result.output
     bad = tmp_path / "bad.csv"
-    bad.write_text("text,hostility\nfine,1\nnot a number,maybe\n")
+    bad.write_text("text,hostility\nnot a number,maybe\n")
     cfg.write_text(f"tiny_encoder: {TINY_ENCODER}\nsources:\n  {bad}: {{}}\n")
     result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "m")])
-    assert result.exit_code == 2 and f"1 bad rows in {bad}" in result.output
+    assert result.exit_code == 2 and f"warning: 1 bad rows in {bad} left out" in result.output and f"{bad}: no usable rows" in result.output
     (tmp_path / "afile").write_text("x")
     result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output", str(tmp_path / "afile" / "model")])
     assert result.exit_code == 2 and "is a file, not a folder" in result.output

@@ -358,13 +358,19 @@ LICENCES: dict[str, str] = {
 
 
 def _load_label_file_source(path: Path) -> pd.DataFrame:
-    """A user label file named in a config's ``sources``; bad rows are an error here."""
+    """A user label file named in a config's ``sources``: bad rows are reported and left out, as
+    retraining does with ``--data`` (so a retrained model's recorded table can be rebuilt)."""
+    import sys
+
     from training.labelfiles import load_label_file
 
     df, problems = load_label_file(path, source=str(path))
     row_problems = [p for p in problems if p.line is not None]
     if row_problems:
-        raise DataError(f"{len(row_problems)} bad rows in {path}, first: {row_problems[0]}")
+        shown = "; ".join(str(p) for p in row_problems[:3]) + ("; ..." if len(row_problems) > 3 else "")
+        print(f"warning: {len(row_problems)} bad rows in {path} left out: {shown}", file=sys.stderr)
+    if df.empty:
+        raise DataError(f"{path}: no usable rows")
     return df.drop(columns=["line"])
 
 
