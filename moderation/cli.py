@@ -138,7 +138,9 @@ def train(
         _fail("--init-from needs at least one --data label file")
     if init_from is not None and resume:
         _fail("--resume continues plain training; a retraining run (--init-from) is short: start it again")
-    config = config or Path("configs/retrain.yaml" if init_from else "configs/default.yaml")
+    if config is None:  # ./configs when run from a checkout, else the configs beside the installed package
+        name = Path("configs") / ("retrain.yaml" if init_from else "default.yaml")
+        config = name if name.is_file() else Path(__file__).resolve().parents[1] / name
     if not config.is_file():
         _fail(f"config not found: {config}")
     try:

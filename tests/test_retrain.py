@@ -192,7 +192,7 @@ def test_child_metadata_records_its_own_stage_not_the_parents_figures(registry: 
     assert (meta["version"], Moderator.load(tmp_path / "child2").meta["version"]) == ("1.1.0", "1.2.0")
 
 
-def test_retrain_refuses_what_it_cannot_do(registry: Path, tmp_path: Path) -> None:
+def test_retrain_refuses_what_it_cannot_do(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     one = _write(tmp_path / "one.csv", [("you are a total gronk", 1.0)])
     cfg = tmp_path / "retrain.yaml"
     cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
@@ -201,6 +201,12 @@ def test_retrain_refuses_what_it_cannot_do(registry: Path, tmp_path: Path) -> No
     assert result.exit_code == 2 and "all held out for the gate" in result.output
     result = CliRunner().invoke(app, [*base, "--data", str(one), "--output", str(tmp_path / "b"), "--resume"])
     assert result.exit_code == 2 and "--resume continues plain training" in result.output
+    bad = _write(tmp_path / "bad.csv", [("what a gronk", 9.0)])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no ./configs here: the default config comes from the installation
+    result = CliRunner().invoke(app, ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(bad), "--output", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "no usable rows in the label files" in result.output and "bad.csv:2: label 'hostility' = 9.0" in result.output
 
 
 def test_evaluate_on_label_files_without_hostility(registry: Path, tmp_path: Path) -> None:

@@ -34,8 +34,9 @@ class Problem:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    from datasets import load_dataset
+    from datasets import disable_progress_bars, load_dataset
 
+    disable_progress_bars()  # one label file loads in moments; its bar would only clutter the CLI's output
     builder = FILE_BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise InputError(f"{path}: unsupported label file type {path.suffix!r} (use .csv, .tsv, .jsonl or .parquet)")

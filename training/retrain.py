@@ -116,6 +116,11 @@ def bump_minor(version: str) -> str:
         return f"{version}.1"
 
 
+def _first(problems: list[Problem], n: int = 3) -> str:
+    """The first few problems, for an error that stops the run before they could be listed."""
+    return "; ".join(map(str, problems[:n])) + (f"; and {len(problems) - n} more" if len(problems) > n else "") or "no rows"
+
+
 def free_version(parent: Moderator, name: str | None, folder: Path) -> str:
     """The parent's version with minor + 1, skipping versions of that name already in ``folder``
     (a second retrain of the same parent must not share its sibling's name@version)."""
@@ -161,10 +166,11 @@ def retrain(
     for name in added:
         if not known_mask(new, name).any():
             raise ValueError(f"--add-label {name}: no --data file has a {name!r} column with values")
-    if on_conflict == "error" and any("conflicting labels" in p.reason for p in problems):
-        raise ValueError("conflicting labels for the same text; choose --on-conflict first|mean|drop")
+    conflicts = [p for p in problems if "conflicting labels" in p.reason]
+    if on_conflict == "error" and conflicts:
+        raise ValueError(f"conflicting labels for the same text ({_first(conflicts)}); choose --on-conflict first|mean|drop")
     if new.empty:
-        raise ValueError("no usable rows in the label files")
+        raise ValueError(f"no usable rows in the label files ({_first(problems)})")
     new["split"] = hash_split(new["text"], holdout)
     if (new["split"] == "validation").sum() == 0:
         new.loc[new.index[: max(1, len(new) // 5)], "split"] = "validation"
