@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -418,6 +419,8 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
                    warn=lambda m: bar.console.print(f"warning: {m}", markup=False))
 
 
+SERVE_FLAGS = {"timeout_s": "timeout"}  # Settings fields whose flag is not the field name
+
 SERVE_EPILOG = (
     "Examples:\n\n"
     "  moderation serve    (models/default on http://127.0.0.1:8080)\n\n"
@@ -474,7 +477,9 @@ def serve(
             torch_threads=max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None,
         ).validate()
     except ValueError as exc:
-        _fail(str(exc))
+        # Settings name their fields; a CLI user knows the flags.
+        _fail(re.sub(r"\b(timeout_s|max_wait_ms|coral_status|log_level|max_body_bytes|max_comments|queue_size|max_batch|forward_batch|workers)\b",
+                     lambda m: "--" + SERVE_FLAGS.get(m.group(1), m.group(1)).replace("_", "-"), str(exc)))
     run_server(settings)
 
 

@@ -433,7 +433,8 @@ def test_serve_refuses_a_broken_model_and_nonsense_thresholds(tiny_model_dir: Pa
     assert result.exit_code == 2 and "is incomplete: model.safetensors, config.json" in result.output
     for option, message in ((["--threshold", "hostility=7"], "between 0 and 1, not hostility=7.0"),
                             (["--coral-threshold", "claim=nan"], "between 0 and 1, not claim=nan"),
-                            (["--threshold", "spam=0.5"], "unknown label(s) spam; the model has: hostility")):
+                            (["--threshold", "spam=0.5"], "unknown label(s) spam; the model has: hostility"),
+                            (["--max-comments", "50", "--queue-size", "10"], "--max-comments (50) must not exceed --queue-size (10)")):
         result = runner.invoke(app, ["serve", "--model", str(tiny_model_dir), *option])
         assert result.exit_code == 2 and message in result.output, result.output
 
