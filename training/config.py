@@ -47,7 +47,7 @@ class TrainConfig:
             if value is None and name in _OPTIONAL:
                 continue
             if isinstance(value, bool) or not isinstance(value, kind):
-                hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) and "e" in value.lower() else ""
+                hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) and _is_number(value) else ""
                 raise ValueError(f"{name} must be a {'whole number' if kind is int else 'number'}, not {value!r}{hint}")
             (lo, lo_inclusive), (hi, hi_inclusive) = low, high or (float("inf"), True)
             if not (lo <= value if lo_inclusive else lo < value) or not (value <= hi if hi_inclusive else value < hi):
@@ -84,6 +84,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Numeric settings: (type, (lower bound, inclusive), (upper bound, inclusive) or None).

@@ -151,8 +151,10 @@ def param_groups(net: nn.Module, lr: float, weight_decay: float, layer_lr_decay:
         scale = 1.0
         if layer_lr_decay is not None and name.startswith("encoder."):
             match = re.search(r"\.layer\.(\d+)\.", name)
-            below_top = depth - int(match.group(1)) - 1 if match else depth  # no layer index: the embeddings
-            scale = layer_lr_decay ** below_top if match or "embeddings" in name else 1.0
+            if match:
+                scale = layer_lr_decay ** (depth - int(match.group(1)) - 1)
+            elif "embeddings" in name:
+                scale = layer_lr_decay**depth  # the pooler keeps the full rate (mean pooling does not use it)
         decay = 0.0 if any(k in name for k in no_decay) else weight_decay
         groups.setdefault((lr * scale, decay), []).append(param)
     return [{"params": params, "lr": group_lr, "weight_decay": decay} for (group_lr, decay), params in groups.items()]
