@@ -225,13 +225,24 @@ def evaluate(
         _fail("--card describes the model's own validation suite; drop --data to write it")
     moderator = Moderator.load(model_dir, backend="torch")  # fp32: figures must not depend on the CPU
     if data:
+        from training.labelfiles import resolve_conflicts
+
+        stems = [path.stem for path in data]
         frames = []
         for path in data:
-            frame, problems = load_label_file(path, text_field=text_field, labels=moderator.labels)
+            # Per-file rows in the report; two files of the same name stay apart by their paths.
+            source = path.stem if stems.count(path.stem) == 1 else str(path)
+            frame, problems = load_label_file(path, text_field=text_field, labels=moderator.labels, source=source)
             for problem in problems:
                 typer.echo(f"warning: {problem}", err=True)
-            frames.append(frame.assign(split="validation"))
-        table = pd.concat(frames, ignore_index=True)
+            frames.append(frame)
+        # A text counted twice would weigh twice in every metric: keep its first row.
+        table, repeats = resolve_conflicts(pd.concat(frames, ignore_index=True), "first")
+        for problem in repeats:
+            typer.echo(f"warning: {problem}", err=True)
+        if table.empty:
+            _fail("no usable rows in the --data files")
+        table = table.drop(columns=["line"]).assign(split="validation")
         baseline = False
     else:
         try:

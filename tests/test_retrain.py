@@ -216,6 +216,8 @@ def test_evaluate_on_label_files_without_hostility(registry: Path, tmp_path: Pat
     result = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims)])
     assert result.exit_code == 0, result.output
     assert "| claims | misinformation | 20 | 10 |" in result.output
+    twice = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims), "--data", str(claims)])
+    assert twice.exit_code == 0 and f"| {claims} | misinformation | 20 | 10 |" in twice.output and "duplicate text" in twice.output
     result = CliRunner().invoke(app, ["evaluate", str(registry / "tiny-1.0.0"), "--data", str(claims), "--card"])
     assert result.exit_code == 2 and "--card describes the model's own validation suite" in result.output
 
