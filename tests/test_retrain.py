@@ -256,3 +256,17 @@ def test_a_child_whose_label_file_had_bad_rows_can_be_rebuilt(registry: Path, tm
     table = table_for(Moderator.load(tmp_path / "child"))
     assert (table["source"] == str(new.resolve())).any()
     assert f"1 bad rows in {new.resolve()} left out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, content, where", [
+    ("rag.csv", "text,hostility\nfine,1\nragged,1,extra\n", "line 3 has 3 fields, the header has 2"),
+    ("mal.jsonl", '{"text": "a", "hostility": 1}\n{"text": broken\n', "line 2: malformed JSON"),
+])
+def test_unparseable_label_file_names_the_line(tmp_path: Path, name: str, content: str, where: str) -> None:
+    from moderation.errors import InputError
+    from training.labelfiles import load_label_file
+
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=where):
+        load_label_file(path)

@@ -47,8 +47,43 @@ def _read(path: Path) -> pd.DataFrame:
         ds = load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as exc:  # datasets wraps parser errors in many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: cannot parse as {builder}: {first}") from exc
+        raise InputError(f"{path}: cannot parse as {builder}: {_first_bad_line(path) or first}") from exc
     return ds.to_pandas()
+
+
+def _first_bad_line(path: Path) -> str | None:
+    """Where a text label file stops parsing, since ``datasets`` only says that it did."""
+    import csv
+    import json
+
+    suffix = path.suffix.lower()
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            if suffix in (".jsonl", ".json"):
+                for number, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            if not isinstance(json.loads(line), dict):
+                                return f"line {number} is not a JSON object"
+                        except json.JSONDecodeError as exc:
+                            return f"line {number}: malformed JSON ({exc.msg})"
+                return None
+            reader = csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ",", strict=True)
+            header = next(reader, [])
+            while True:
+                start = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return None if header else "the file is empty"
+                except csv.Error as exc:
+                    return f"line {start}: {exc}"
+                if row and len(row) != len(header):
+                    return f"line {start} has {len(row)} fields, the header has {len(header)}"
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (byte {exc.start})"
+    except OSError:
+        return None
 
 
 def load_label_file(
