@@ -145,8 +145,9 @@ def _row(source: str, line: int, obj: dict[str, Any], fields: Fields, row_number
     id_ = obj.get(fields.id_name)
     row = Row(source, line, row_number if id_ in (None, "") else id_, fields={k: obj.get(k) for k in fields.keep})
     text = obj.get(fields.text)
-    if not _encodable(row.id) or not _encodable(row.fields):
-        row.id = row.id if _encodable(row.id) else str(row.id).encode("utf-8", "backslashreplace").decode("utf-8")
+    id_ok = _encodable(row.id)
+    if not id_ok or not _encodable(row.fields):
+        row.id = row.id if id_ok else str(row.id).encode("utf-8", "backslashreplace").decode("utf-8")
         row.fields = {}
         row.reason = "invalid Unicode (a lone surrogate) in the id or a kept field"
     elif text is None:
