@@ -137,19 +137,19 @@ class Moderator:
         """
         from safetensors import SafetensorError
         from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoModel, AutoTokenizer
 
         path = model_dir(path)
         meta = read_meta(path)
+        config = _encoder_config(path)
         try:
-            config = AutoConfig.from_pretrained(path)
             encoder = AutoModel.from_config(config)
             net = MultiLabelHead(encoder, len(meta["labels"]))
             state = {k: v.float() for k, v in load_file(path / WEIGHTS_FILE).items()}
             net.load_state_dict(state)
             tokenizer = AutoTokenizer.from_pretrained(path)
         except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
-            raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from exc
+            raise _corrupt(path, exc) from exc
         return cls(net, tokenizer, meta, path).with_backend(backend)
 
     def with_backend(self, backend: str) -> "Moderator":
@@ -285,19 +285,28 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def check_model_dir(path: str | os.PathLike | None = None) -> Path:
-    """Everything ``Moderator.load`` reads, checked without building the network (for fail-fast CLIs)."""
+def _corrupt(path: Path, exc: Exception) -> ModelError:
+    return ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}")
+
+
+def _encoder_config(path: Path) -> Any:
+    """The encoder's transformers config; a missing or unreadable one is a ModelError."""
     from transformers import AutoConfig
 
+    try:
+        return AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise _corrupt(path, exc) from None
+
+
+def check_model_dir(path: str | os.PathLike | None = None) -> Path:
+    """Everything ``Moderator.load`` reads, checked without building the network (for fail-fast CLIs)."""
     path = model_dir(path)
     read_meta(path)
     missing = [name for name in (WEIGHTS_FILE, "config.json", "tokenizer_config.json") if not (path / name).is_file()]
     if missing:
         raise ModelError(f"model at {path} is incomplete: {', '.join(missing)} missing")
-    try:
-        AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model at {path} is incomplete or corrupt: {str(exc).splitlines()[0]}") from None
+    _encoder_config(path)
     return path
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moderation.errors import GateError, ModelError
-from moderation.model import META_FILE, WEIGHTS_FILE, default_models_dir, read_meta as _read_meta
+from moderation.model import META_FILE, WEIGHTS_FILE, default_models_dir, read_meta
 
 POINTER = "default"
 HISTORY = "history.jsonl"
@@ -55,7 +55,7 @@ class Registry:
             if path.name == POINTER or path.is_symlink() or not (path / META_FILE).is_file():
                 continue
             try:
-                infos.append(ModelInfo(path.name, path, _read_meta(path), path.name == current))
+                infos.append(ModelInfo(path.name, path, read_meta(path), path.name == current))
             except ModelError as exc:
                 infos.append(ModelInfo(path.name, path, {}, path.name == current, problem=str(exc)))
         return infos
@@ -72,7 +72,7 @@ class Registry:
         if not (path / META_FILE).is_file():
             known = ", ".join(i.name for i in self.list()) or "none"
             raise ModelError(f"no model {name!r} in {self.root} (known: {known})")
-        return ModelInfo(name, path, _read_meta(path), name == self._default_target())
+        return ModelInfo(name, path, read_meta(path), name == self._default_target())
 
     def _switch(self, name: str, action: str, extra: dict[str, Any] | None = None) -> None:
         name = self.get(name).name  # never point the default at a missing folder, or at itself
