@@ -362,13 +362,12 @@ def _load_label_file_source(path: Path) -> pd.DataFrame:
     retraining does with ``--data`` (so a retrained model's recorded table can be rebuilt)."""
     import sys
 
-    from training.labelfiles import load_label_file
+    from training.labelfiles import load_label_file, summarise
 
     df, problems = load_label_file(path, source=str(path))
     row_problems = [p for p in problems if p.line is not None]
     if row_problems:
-        shown = "; ".join(str(p) for p in row_problems[:3]) + ("; ..." if len(row_problems) > 3 else "")
-        print(f"warning: {len(row_problems)} bad rows in {path} left out: {shown}", file=sys.stderr)
+        print(f"warning: {len(row_problems)} bad rows in {path} left out: {summarise(row_problems)}", file=sys.stderr)
     if df.empty:
         raise DataError(f"{path}: no usable rows")
     return df.drop(columns=["line"])

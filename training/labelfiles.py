@@ -33,6 +33,11 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
+def summarise(problems: list[Problem], n: int = 3) -> str:
+    """The first few problems on one line, for a message that cannot list them all."""
+    return "; ".join(map(str, problems[:n])) + (f"; and {len(problems) - n} more" if len(problems) > n else "")
+
+
 def _read(path: Path) -> pd.DataFrame:
     from datasets import disable_progress_bars, load_dataset
 

@@ -10,7 +10,6 @@ than ``margin`` unless forced.
 from __future__ import annotations
 
 import getpass
-import json
 import platform
 import re
 from dataclasses import dataclass, field
@@ -22,10 +21,11 @@ import pandas as pd
 
 from moderation.labels import MISSING
 from moderation.model import Moderator
+from moderation.registry import Registry
 from training.config import TrainConfig
 from training.data import hash_split
 from training.evaluate import table_for
-from training.labelfiles import Problem, load_label_file, resolve_conflicts
+from training.labelfiles import Problem, load_label_file, resolve_conflicts, summarise
 from training.metrics import evaluate, known_mask
 from training.trainer import Trainer, as_child, finalize, sha256_file
 
@@ -116,22 +116,11 @@ def bump_minor(version: str) -> str:
         return f"{version}.1"
 
 
-def _first(problems: list[Problem], n: int = 3) -> str:
-    """The first few problems, for an error that stops the run before they could be listed."""
-    return "; ".join(map(str, problems[:n])) + (f"; and {len(problems) - n} more" if len(problems) > n else "") or "no rows"
-
-
 def free_version(parent: Moderator, name: str | None, folder: Path) -> str:
     """The parent's version with minor + 1, skipping versions of that name already in ``folder``
     (a second retrain of the same parent must not share its sibling's name@version)."""
-    taken = set()
-    for meta_path in folder.glob("*/moderation.json") if folder.is_dir() else ():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict) and meta.get("name") == name:
-            taken.add(str(meta.get("version")))
+    siblings = Registry(folder).list() if folder.is_dir() else []  # unreadable folders come with empty metadata
+    taken = {str(info.meta.get("version")) for info in siblings if info.meta.get("name") == name}
     version = bump_minor(str(parent.meta.get("version", "1.0.0")))
     while version in taken:
         version = bump_minor(version)
@@ -156,8 +145,9 @@ def retrain(
     if not 0.0 <= replay < 1.0:
         raise ValueError(f"--replay must be in [0, 1), got {replay}")
     parent = Moderator.load(parent_dir, backend="torch")
-    name = cfg.name or parent.meta.get("name")
-    child = as_child(Moderator.load(parent_dir, backend="torch"), name, cfg.version or free_version(parent, name, Path(output).parent))
+    child_name = cfg.name or parent.meta.get("name")
+    version = cfg.version or free_version(parent, child_name, Path(output).parent)
+    child = as_child(Moderator.load(parent_dir, backend="torch"), child_name, version)
     cfg.max_length = child.max_length
     cfg.init_from = str(parent_dir)  # recorded in the child's config: it was fine-tuned from the parent
     check_new_labels(list(new_labels or []), parent.labels)
@@ -168,9 +158,9 @@ def retrain(
             raise ValueError(f"--add-label {name}: no --data file has a {name!r} column with values")
     conflicts = [p for p in problems if "conflicting labels" in p.reason]
     if on_conflict == "error" and conflicts:
-        raise ValueError(f"conflicting labels for the same text ({_first(conflicts)}); choose --on-conflict first|mean|drop")
+        raise ValueError(f"conflicting labels for the same text ({summarise(conflicts)}); choose --on-conflict first|mean|drop")
     if new.empty:
-        raise ValueError(f"no usable rows in the label files ({_first(problems)})")
+        raise ValueError(f"no usable rows in the label files ({summarise(problems) or 'the files hold no rows'})")
     new["split"] = hash_split(new["text"], holdout)
     if (new["split"] == "validation").sum() == 0:
         new.loc[new.index[: max(1, len(new) // 5)], "split"] = "validation"
