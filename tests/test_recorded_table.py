@@ -31,3 +31,22 @@ def test_missing_file_with_validation_rows_is_still_an_error(tmp_path: Path) -> 
     cfg = {"seed": 1, "sources": {str(tmp_path / "gone.csv"): {"val_fraction": 0.2}}}
     with pytest.raises(Exception, match="no such file"):
         recorded_table(cfg)
+
+
+def test_a_label_file_with_conflicting_labels_follows_on_conflict(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _labels(tmp_path / "clash.csv", "fine")
+    path.write_text(path.read_text() + "fine comment 0,1\n")  # "fine comment 0" was labelled 0 above
+    def label_of(**options: object) -> list[float]:
+        table = recorded_table({"seed": 1, "sources": {str(path): {"val_fraction": 0.5, **options}}})
+        return table.loc[table["text"] == "fine comment 0", "hostility"].tolist()
+
+    assert label_of() == [0.0]  # the first copy, as before the option existed
+    assert "conflicting" not in capsys.readouterr().err
+    assert label_of(on_conflict="first") == [0.0]
+    assert "1 texts in" in capsys.readouterr().err
+    assert label_of(on_conflict="mean") == [0.5]
+    assert label_of(on_conflict="drop") == []
+    with pytest.raises(Exception, match="conflicting labels for the same text"):
+        label_of(on_conflict="error")
+    with pytest.raises(ValueError, match="on_conflict must be one of"):
+        label_of(on_conflict="median")

@@ -258,6 +258,22 @@ def test_a_child_whose_label_file_had_bad_rows_can_be_rebuilt(registry: Path, tm
     assert f"1 bad rows in {new.resolve()} left out" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("policy, label", [("mean", 0.5), ("drop", None)])
+def test_a_childs_rebuilt_table_follows_its_on_conflict_policy(registry: Path, tmp_path: Path, policy: str, label: float | None) -> None:
+    from training.evaluate import table_for
+
+    clash = "what a plonker you are, honestly"
+    new = _write(tmp_path / "slang.csv", [*_rows(NEW_SLANG, random.Random(7)), (clash, 1.0), (clash, 0.0)])
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
+    result = CliRunner().invoke(app, ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(new), "--config", str(cfg),
+                                      "--output", str(tmp_path / "child"), "--margin", "1", "--on-conflict", policy, "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = table_for(Moderator.load(tmp_path / "child"))
+    rows = table.loc[table["text"] == clash, "hostility"].tolist()
+    assert rows == ([] if label is None else [label])
+
+
 @pytest.mark.parametrize("name, content, where", [
     ("rag.csv", "text,hostility\nfine,1\nragged,1,extra\n", "line 3 has 3 fields, the header has 2"),
     ("mal.jsonl", '{"text": "a", "hostility": 1}\n{"text": broken\n', "line 2: malformed JSON"),

@@ -357,17 +357,30 @@ LICENCES: dict[str, str] = {
 }
 
 
-def _load_label_file_source(path: Path) -> pd.DataFrame:
+def _load_label_file_source(path: Path, on_conflict: str | None = None) -> pd.DataFrame:
     """A user label file named in a config's ``sources``: bad rows are reported and left out, as
-    retraining does with ``--data`` (so a retrained model's recorded table can be rebuilt)."""
+    retraining does with ``--data`` (so a retrained model's recorded table can be rebuilt).
+
+    With ``on_conflict`` (recorded by retraining from ``--on-conflict``), texts that repeat up to
+    case and punctuation are resolved as retraining resolved them; without it the first copy of
+    each text is kept, as in every table built before the option existed.
+    """
     import sys
 
-    from training.labelfiles import load_label_file, summarise
+    from training.labelfiles import load_label_file, resolve_conflicts, summarise
 
     df, problems = load_label_file(path, source=str(path))
     row_problems = [p for p in problems if p.line is not None]
     if row_problems:
         print(f"warning: {len(row_problems)} bad rows in {path} left out: {summarise(row_problems)}", file=sys.stderr)
+    if on_conflict is not None:
+        df, repeats = resolve_conflicts(df, on_conflict)
+        if conflicts := [p for p in repeats if "conflicting labels" in p.reason]:
+            if on_conflict == "error":
+                raise DataError(f"{path}: conflicting labels for the same text ({summarise(conflicts)}); "
+                                "set its option on_conflict: first|mean|drop")
+            print(f"warning: {len(conflicts)} texts in {path} have conflicting labels (on_conflict: {on_conflict}): "
+                  f"{summarise(conflicts)}", file=sys.stderr)
     if df.empty:
         raise DataError(f"{path}: no usable rows")
     return df.drop(columns=["line"])
@@ -378,19 +391,22 @@ SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction", "repeat")
 
 def check_source_options(name: str, options: dict[str, object]) -> None:
     """Reject an unknown source, or its unknown or ill-typed options, before any file is read."""
-    from training.labelfiles import FILE_BUILDERS
+    from training.labelfiles import CONFLICT_POLICIES, FILE_BUILDERS
 
     if name not in ADAPTERS and Path(name).suffix.lower() not in FILE_BUILDERS:
         raise ValueError(f"unknown source {name!r}: not a label file ({', '.join(FILE_BUILDERS)}) and not one of {', '.join(ADAPTERS)}")
     if not isinstance(options, dict):
         raise ValueError(f"source {name!r}: options must be a mapping such as {{train_size: 1000}}, not {options!r}")
-    accepted = set(inspect.signature(ADAPTERS[name]).parameters) - {"root"} if name in ADAPTERS else set()
+    adapter = ADAPTERS.get(name, _load_label_file_source)
+    accepted = set(inspect.signature(adapter).parameters) - {"root", "path"}
     if unknown := sorted(set(options) - accepted - set(SAMPLING_OPTIONS)):
         raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; options: {', '.join(SAMPLING_OPTIONS + tuple(sorted(accepted)))}")
     for key, least in (("train_size", 0), ("val_size", 0), ("repeat", 1)):
         value = options.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             raise ValueError(f"source {name!r}: {key} must be a whole number of at least {least}, not {value!r}")
+    if options.get("on_conflict", "first") not in CONFLICT_POLICIES:  # absent: the first copy is kept
+        raise ValueError(f"source {name!r}: on_conflict must be one of {', '.join(CONFLICT_POLICIES)}, not {options['on_conflict']!r}")
     fraction = options.get("val_fraction")
     if fraction is not None and not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
         raise ValueError(f"source {name!r}: val_fraction must be at least 0 and below 1, not {fraction!r}")
@@ -404,7 +420,7 @@ def load_source(name: str, data_dir: Path | str | None = None, val_fraction: flo
     root = Path(data_dir) if data_dir else default_data_dir()
     check_source_options(name, options)
     try:
-        df = ADAPTERS[name](root, **options) if name in ADAPTERS else _load_label_file_source(Path(name))
+        df = ADAPTERS[name](root, **options) if name in ADAPTERS else _load_label_file_source(Path(name), **options)
     except FileNotFoundError as exc:
         where = f"data directory {root}; set --data-dir or ${DATA_DIR_ENV}" if name in ADAPTERS else "a label file named in the config"
         raise DataError(f"source {name!r}: {exc.filename or exc} not found ({where})") from None

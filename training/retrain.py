@@ -189,7 +189,7 @@ def retrain(
     passed = not any(r.regressed for r in rows)
     # The child's suite for its own future retraining: the parent's sources plus these files.
     parent_sources = dict((parent.meta.get("config") or {}).get("sources") or {})
-    child.meta["config"]["sources"] = {**parent_sources, **{str(Path(p).resolve()): {"val_fraction": holdout} for p in files}}
+    child.meta["config"]["sources"] = {**parent_sources, **{str(Path(p).resolve()): {"val_fraction": holdout, "on_conflict": on_conflict} for p in files}}
     child.meta.update(
         {
             "parent": parent.name,
