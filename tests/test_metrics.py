@@ -17,6 +17,7 @@ from training.metrics import (
     expected_calibration_error,
     fit_thresholds,
     markdown_table,
+    roc_auc_interval,
 )
 
 H, M = LABELS.index("hostility"), LABELS.index("misinformation")
@@ -146,6 +147,37 @@ def test_markdown_table_with_and_without_baseline() -> None:
     assert f"+{delta:.3f}" in rows[1]
     assert "(baseline)" in text and "(baseline)" not in markdown_table(model)
     assert "misinformation" not in text
+
+
+def test_roc_auc_interval_brackets_the_estimate_and_narrows_with_more_positives() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+
+    def interval(n: int, positives: int) -> tuple[float, float, float]:
+        y = np.r_[np.ones(positives), np.zeros(n - positives)].astype(int)
+        p = np.round(rng.random(n) + 0.6 * y, 1)  # rounded, so tied scores occur
+        return roc_auc_score(y, p), *roc_auc_interval(y, p)
+
+    auc, low, high = interval(1000, 20)
+    assert low < auc < high
+    _, low_many, high_many = interval(1000, 400)
+    assert high_many - low_many < (high - low) / 2
+    assert roc_auc_interval(Y, 0.1 + 0.8 * Y) == (1.0, 1.0)
+    # Positives and negatives are resampled separately: even 2 positives give a finite interval.
+    assert np.isfinite(roc_auc_interval(np.r_[1, 1, np.zeros(98)], np.linspace(1, 0, 100))).all()
+
+
+def test_evaluate_with_intervals_reports_them_and_the_table_shows_them() -> None:
+    table = make_table(Y)
+    probs = make_probs(20, hostility=np.linspace(0, 1, 20))
+    plain = evaluate(probs, table, {})["ucc"]["hostility"]
+    with_interval = evaluate(probs, table, {}, intervals=True)["ucc"]["hostility"]
+    assert "roc_auc_low" not in plain
+    assert with_interval["roc_auc_low"] <= with_interval["roc_auc"] <= with_interval["roc_auc_high"]
+    text = markdown_table(evaluate(probs, table, {}, intervals=True))
+    assert "95% interval" in text and f"{with_interval['roc_auc_low']:.3f}–{with_interval['roc_auc_high']:.3f}" in text
+    assert "interval" not in markdown_table(evaluate(probs, table, {}))
 
 
 def test_training_modules_do_not_import_torch() -> None:

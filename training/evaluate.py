@@ -15,7 +15,7 @@ from moderation.model import Moderator
 from training.baseline import TfidfBaseline
 from training.bias import bias_report, template_check
 from training.data import ADAPTERS, MAPPING, SAMPLING_OPTIONS, build_table
-from training.metrics import evaluate, fit_thresholds, markdown_table
+from training.metrics import INTERVAL, RESAMPLES, evaluate, fit_thresholds, markdown_table
 
 REPORT_FILE = "evaluation.json"
 
@@ -33,7 +33,7 @@ def evaluate_model(
     thresholds = moderator.thresholds
     report: dict[str, Any] = {
         "model": moderator.name,
-        "metrics": evaluate(probs, val, thresholds, labels=moderator.labels),
+        "metrics": evaluate(probs, val, thresholds, labels=moderator.labels, intervals=True),
         "thresholds": thresholds,
     }
     try:
@@ -252,6 +252,9 @@ check the licences before commercial use.
 ## Metrics on validation
 Model vs a TF-IDF + logistic-regression baseline trained on exactly the same rows (`training/baseline.py`).
 Macro-F1 uses thresholds fitted on the same pooled validation data, so it is slightly optimistic.
+The interval is a {INTERVAL:.0%} percentile bootstrap of the model's ROC-AUC ({RESAMPLES:,} resamples of the validation positives
+and negatives, each drawn separately): where it is wide, a difference of a few hundredths between models, or
+from a target, is not measurable.
 
 {markdown_table(report['metrics'], base, labels=('hostility', 'misinformation'))}
 
@@ -291,7 +294,7 @@ moderation evaluate {final_dir} --card
 
 def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
     """The headline figures copied into ``moderation.json``: per source, per label."""
-    keys = ("n", "roc_auc", "pr_auc", "macro_f1", "f1", "ece")
+    keys = ("n", "roc_auc", "roc_auc_low", "roc_auc_high", "pr_auc", "macro_f1", "f1", "ece")
     summary = {
         source: {label: {k: round(float(m[k]), 4) if isinstance(m[k], float) else m[k] for k in keys if k in m} for label, m in labels.items()}
         for source, labels in report["metrics"].items()

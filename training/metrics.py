@@ -1,4 +1,4 @@
-"""Validation metrics per source and label: ROC-AUC, PR-AUC, F1 at a threshold, ECE.
+"""Validation metrics per source and label: ROC-AUC (with a bootstrap interval), PR-AUC, F1 at a threshold, ECE.
 
 Tables follow the training-data contract: ``text``, ``source``, ``split`` and one
 float column per label in LABELS, where MISSING means "this source says nothing"
@@ -20,6 +20,8 @@ from moderation.labels import LABELS, MISSING
 POOLED = "all"
 DEFAULT_THRESHOLD = 0.5
 ECE_BINS = 10
+INTERVAL = 0.95  # confidence of the ROC-AUC bootstrap interval
+RESAMPLES = 1000
 
 Metrics = dict[str, float]
 Report = dict[str, dict[str, Metrics]]
@@ -73,9 +75,31 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = ECE_B
     return float(gap.sum() / max(counts.sum(), 1))
 
 
-def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
-    """All metrics for one binary task; ``y`` must contain both classes."""
+def _auc(positives: np.ndarray, negatives: np.ndarray, axis: int = -1) -> np.ndarray:
+    """ROC-AUC as the Mann-Whitney U of positive against negative scores, over a batch of resamples."""
+    from scipy.stats import mannwhitneyu
+
+    u = mannwhitneyu(positives, negatives, axis=axis, method="asymptotic").statistic
+    return u / (positives.shape[axis] * negatives.shape[axis])
+
+
+def roc_auc_interval(y: np.ndarray, p: np.ndarray, confidence: float = INTERVAL, resamples: int = RESAMPLES,
+                     seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ROC-AUC, resampling positives and negatives separately
+    (so every resample has both classes); wide when positives are few."""
+    from scipy.stats import bootstrap
+
+    y, p = np.asarray(y), np.asarray(p, dtype=float)
+    result = bootstrap((p[y == 1], p[y == 0]), _auc, vectorized=True, n_resamples=resamples,
+                       confidence_level=confidence, method="percentile", random_state=seed, batch=100)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float, interval: bool = False) -> Metrics:
+    """All metrics for one binary task; ``y`` must contain both classes. ``interval`` adds the
+    bootstrap interval of ROC-AUC as ``roc_auc_low`` and ``roc_auc_high``."""
     pred = (p >= threshold).astype(int)
+    bounds = dict(zip(("roc_auc_low", "roc_auc_high"), roc_auc_interval(y, p))) if interval else {}
     return {
         "n": int(len(y)),
         "positives": int(y.sum()),
@@ -85,6 +109,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> Metrics:
         "f1": float(f1_score(y, pred, zero_division=0)),
         "ece": expected_calibration_error(y, p),
         "threshold": float(threshold),
+        **bounds,
     }
 
 
@@ -100,13 +125,13 @@ def _label_tasks(
 
 def evaluate(
     probs: np.ndarray, table: Any, thresholds: dict[str, float], *, split: str | None = "validation",
-    labels: Sequence[str] = LABELS,
+    labels: Sequence[str] = LABELS, intervals: bool = False,
 ) -> Report:
     """Metrics per source and label plus the pooled ``"all"`` entry: ``{source: {label: metrics}}``.
 
     Only ``split`` rows count; a (source, label) cell appears only where the source
     annotates the label and both classes occur. ``labels`` names the columns of ``probs``
-    (a model with added labels has more than LABELS).
+    (a model with added labels has more than LABELS). ``intervals`` adds ROC-AUC bootstrap intervals.
     """
     frame = as_frame(table)
     probs = _check_probs(probs, frame, labels)
@@ -116,7 +141,7 @@ def evaluate(
     report: Report = {}
     for name, group in groups + [(POOLED, rows)]:
         cells = {
-            label: binary_metrics(y, p, thresholds.get(label, DEFAULT_THRESHOLD))
+            label: binary_metrics(y, p, thresholds.get(label, DEFAULT_THRESHOLD), interval=intervals)
             for label, y, p in _label_tasks(frame, probs, group, labels)
             if has_both_classes(y)
         }
@@ -162,8 +187,13 @@ def markdown_table(
 ) -> str:
     """A Markdown table, one row per (source, label), model next to baseline when given."""
     header = ["Source", "Label", "n", "Positives"]
-    for _, title in _COLUMNS:
-        header += [title] if baseline_report is None else [title, f"{title} (baseline)"]
+    with_interval = any("roc_auc_low" in m for cells in report.values() for m in cells.values())
+    for key, title in _COLUMNS:
+        header.append(title)
+        if key == "roc_auc" and with_interval:
+            header.append(f"{INTERVAL:.0%} interval")
+        if baseline_report is not None:
+            header.append(f"{title} (baseline)")
     if baseline_report is not None:
         header.append("Δ ROC-AUC")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -176,7 +206,11 @@ def markdown_table(
             base = (baseline_report or {}).get(source, {}).get(label, {})
             row = [source, label, str(model["n"]), str(model["positives"])]
             for key, _ in _COLUMNS:
-                row += [_fmt(model[key])] if baseline_report is None else [_fmt(model[key]), _fmt(base.get(key))]
+                row.append(_fmt(model[key]))
+                if key == "roc_auc" and with_interval:
+                    row.append(f"{_fmt(model['roc_auc_low'])}–{_fmt(model['roc_auc_high'])}" if "roc_auc_low" in model else "–")
+                if baseline_report is not None:
+                    row.append(_fmt(base.get(key)))
             if baseline_report is not None:
                 delta = model["roc_auc"] - base["roc_auc"] if "roc_auc" in base else None
                 row.append(_fmt(delta, signed=True))
