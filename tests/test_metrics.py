@@ -19,6 +19,7 @@ from training.metrics import (
     markdown_table,
     roc_auc_interval,
 )
+from training.metrics import _auc
 
 H, M = LABELS.index("hostility"), LABELS.index("misinformation")
 
@@ -161,11 +162,20 @@ def test_roc_auc_interval_brackets_the_estimate_and_narrows_with_more_positives(
 
     auc, low, high = interval(1000, 20)
     assert low < auc < high
+    y, p = np.r_[np.ones(20), np.zeros(980)].astype(int), np.round(rng.random(1000), 1)
+    assert _auc(p[y == 1][None, :], p[y == 0][None, :])[0] == pytest.approx(roc_auc_score(y, p))
     _, low_many, high_many = interval(1000, 400)
     assert high_many - low_many < (high - low) / 2
     assert roc_auc_interval(Y, 0.1 + 0.8 * Y) == (1.0, 1.0)
     # Positives and negatives are resampled separately: even 2 positives give a finite interval.
     assert np.isfinite(roc_auc_interval(np.r_[1, 1, np.zeros(98)], np.linspace(1, 0, 100))).all()
+    # A single positive has no interval, and evaluating such a cell still works.
+    assert np.isnan(roc_auc_interval(np.r_[1, np.zeros(30)], np.linspace(1, 0, 31))).all()
+    table = pd.concat([make_table(np.r_[1, np.zeros(30)]), make_table(Y, source="olid")], ignore_index=True)
+    one = evaluate(make_probs(51, hostility=np.r_[np.linspace(1, 0, 31), 0.1 + 0.8 * Y]), table, {}, intervals=True)
+    assert one["ucc"]["hostility"]["roc_auc"] == 1.0 and "roc_auc_low" not in one["ucc"]["hostility"]
+    assert "roc_auc_low" in one["olid"]["hostility"]
+    assert "| ucc | hostility | 31 | 1 | 1.000 | – |" in markdown_table(one)
 
 
 def test_evaluate_with_intervals_reports_them_and_the_table_shows_them() -> None:

@@ -233,6 +233,8 @@ def test_a_changed_label_file_is_reported_when_the_table_is_rebuilt(registry: Pa
     assert result.exit_code == 0, result.output
     child = Moderator.load(tmp_path / "child")
     (path,) = child.meta["data_files"]
+    # The default --on-conflict error is not recorded: an edited file rebuilds with a warning, not an error.
+    assert "on_conflict" not in child.meta["config"]["sources"][str(Path(path).resolve())]
     table_for(child)
     assert "has changed" not in capsys.readouterr().err
     original = Path(path).read_text()
@@ -269,7 +271,9 @@ def test_a_childs_rebuilt_table_follows_its_on_conflict_policy(registry: Path, t
     result = CliRunner().invoke(app, ["train", "--init-from", str(registry / "tiny-1.0.0"), "--data", str(new), "--config", str(cfg),
                                       "--output", str(tmp_path / "child"), "--margin", "1", "--on-conflict", policy, "--quiet"])
     assert result.exit_code == 0, result.output
-    table = table_for(Moderator.load(tmp_path / "child"))
+    child = Moderator.load(tmp_path / "child")
+    assert child.meta["config"]["sources"][str(new.resolve())]["on_conflict"] == policy
+    table = table_for(child)
     rows = table.loc[table["text"] == clash, "hostility"].tolist()
     assert rows == ([] if label is None else [label])
 

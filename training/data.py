@@ -377,8 +377,7 @@ def _load_label_file_source(path: Path, on_conflict: str | None = None) -> pd.Da
         df, repeats = resolve_conflicts(df, on_conflict)
         if conflicts := [p for p in repeats if "conflicting labels" in p.reason]:
             if on_conflict == "error":
-                raise DataError(f"{path}: conflicting labels for the same text ({summarise(conflicts)}); "
-                                "set its option on_conflict: first|mean|drop")
+                raise DataError(f"{path}: {summarise(conflicts)}; set its option on_conflict: first|mean|drop")
             print(f"warning: {len(conflicts)} texts in {path} have conflicting labels (on_conflict: {on_conflict}): "
                   f"{summarise(conflicts)}", file=sys.stderr)
     if df.empty:

@@ -253,8 +253,8 @@ check the licences before commercial use.
 Model vs a TF-IDF + logistic-regression baseline trained on exactly the same rows (`training/baseline.py`).
 Macro-F1 uses thresholds fitted on the same pooled validation data, so it is slightly optimistic.
 The interval is a {INTERVAL:.0%} percentile bootstrap of the model's ROC-AUC ({RESAMPLES:,} resamples of the validation positives
-and negatives, each drawn separately): where it is wide, a difference of a few hundredths between models, or
-from a target, is not measurable.
+and negatives, each drawn separately): where it is wide, a gap of a few hundredths to a fixed target is within
+sampling noise. (Two models scored on the same rows are compared more finely by a paired test.)
 
 {markdown_table(report['metrics'], base, labels=('hostility', 'misinformation'))}
 

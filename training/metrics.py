@@ -76,22 +76,30 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = ECE_B
 
 
 def _auc(positives: np.ndarray, negatives: np.ndarray, axis: int = -1) -> np.ndarray:
-    """ROC-AUC as the Mann-Whitney U of positive against negative scores, over a batch of resamples."""
-    from scipy.stats import mannwhitneyu
+    """ROC-AUC as the Mann-Whitney U of positive against negative scores, over a batch of resamples
+    (from ranks: ``scipy.stats.mannwhitneyu`` would also compute p-values nobody reads)."""
+    from scipy.stats import rankdata
 
-    u = mannwhitneyu(positives, negatives, axis=axis, method="asymptotic").statistic
-    return u / (positives.shape[axis] * negatives.shape[axis])
+    n_pos, n_neg = positives.shape[axis], negatives.shape[axis]
+    ranks = rankdata(np.concatenate([positives, negatives], axis=axis), axis=axis)
+    u = np.take(ranks, np.arange(n_pos), axis=axis).sum(axis=axis) - n_pos * (n_pos + 1) / 2
+    return u / (n_pos * n_neg)
 
 
 def roc_auc_interval(y: np.ndarray, p: np.ndarray, confidence: float = INTERVAL, resamples: int = RESAMPLES,
                      seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ROC-AUC, resampling positives and negatives separately
-    (so every resample has both classes); wide when positives are few."""
+    (so every resample has both classes); wide when positives are few. NaN when a class has
+    fewer than two rows, which no resampling can describe."""
     from scipy.stats import bootstrap
 
     y, p = np.asarray(y), np.asarray(p, dtype=float)
-    result = bootstrap((p[y == 1], p[y == 0]), _auc, vectorized=True, n_resamples=resamples,
-                       confidence_level=confidence, method="percentile", random_state=seed, batch=100)
+    positives, negatives = p[y == 1], p[y == 0]
+    if min(len(positives), len(negatives)) < 2:
+        return float("nan"), float("nan")
+    batch = max(1, min(100, 5_000_000 // len(p)))  # resamples per call: about 40 MB of scores at a time
+    result = bootstrap((positives, negatives), _auc, vectorized=True, n_resamples=resamples,
+                       confidence_level=confidence, method="percentile", random_state=seed, batch=batch)
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -100,6 +108,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float, interval: boo
     bootstrap interval of ROC-AUC as ``roc_auc_low`` and ``roc_auc_high``."""
     pred = (p >= threshold).astype(int)
     bounds = dict(zip(("roc_auc_low", "roc_auc_high"), roc_auc_interval(y, p))) if interval else {}
+    bounds = {k: v for k, v in bounds.items() if np.isfinite(v)}  # no interval with a single positive or negative
     return {
         "n": int(len(y)),
         "positives": int(y.sum()),

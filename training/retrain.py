@@ -127,6 +127,12 @@ def free_version(parent: Moderator, name: str | None, folder: Path) -> str:
     return version
 
 
+def _file_options(holdout: float, on_conflict: str) -> dict[str, object]:
+    """A label file's options in the child's recorded sources. ``error`` is left out: training then had
+    no conflicts, and a file edited later should rebuild with a warning, not fail."""
+    return {"val_fraction": holdout} | ({} if on_conflict == "error" else {"on_conflict": on_conflict})
+
+
 def retrain(
     parent_dir: Path,
     files: list[Path],
@@ -189,7 +195,7 @@ def retrain(
     passed = not any(r.regressed for r in rows)
     # The child's suite for its own future retraining: the parent's sources plus these files.
     parent_sources = dict((parent.meta.get("config") or {}).get("sources") or {})
-    child.meta["config"]["sources"] = {**parent_sources, **{str(Path(p).resolve()): {"val_fraction": holdout, "on_conflict": on_conflict} for p in files}}
+    child.meta["config"]["sources"] = {**parent_sources, **{str(Path(p).resolve()): _file_options(holdout, on_conflict) for p in files}}
     child.meta.update(
         {
             "parent": parent.name,
