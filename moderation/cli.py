@@ -329,6 +329,7 @@ SCORE_EPILOG = (
     "  moderation score export.csv --text-field body --id-field comment_id --keep-fields author,url --output scores.parquet\n\n"
     "  moderation score dumps/ --output page_scores.csv\n\n"
     "  zcat comments.jsonl.gz | moderation score - --output scores.jsonl\n\n"
+    "  curl -s https://example.com/story | moderation score - --stdin-format page --output page.jsonl\n\n"
     "  moderation score big.jsonl --output scores.jsonl --resume    (continue a killed run)\n\n"
     "  moderation score comments.jsonl --output scores.jsonl --backend torch    (exact fp32 scores)\n\n"
     "Rejected rows go to OUT.errors.jsonl with line, id and reason. Work in progress is kept in "
@@ -349,15 +350,20 @@ def score(
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the shipped models/default).", show_default=False)] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row was rejected.")] = False,
+    stdin_format: Annotated[str, typer.Option(help="What - holds: auto (JSONL, CSV/TSV, HTML or Parquet, told by the first bytes), jsonl, csv, tsv, parquet or page (a plain-text or HTML page dump).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report model, settings and each committed chunk.")] = False,
 ) -> None:
     """Score comment tables and page dumps for hostility and misinformation: one output record per comment, in input order."""
-    from moderation.io import RESERVED, Fields, check_inputs, check_output, expand_inputs, output_format
+    from moderation.io import RESERVED, STDIN, STDIN_FORMATS, Fields, check_inputs, check_output, expand_inputs, output_format
 
     keep = tuple(dict.fromkeys(k.strip() for k in (keep_fields or "").split(",") if k.strip()))
     if clash := [k for k in keep if k in RESERVED]:
         _fail(f"--keep-fields cannot include {', '.join(clash)}: the output already has {', '.join(RESERVED)}")
+    if stdin_format not in STDIN_FORMATS:
+        _fail(f"--stdin-format must be one of {', '.join(STDIN_FORMATS)}, not {stdin_format!r}")
+    if stdin_format != "auto" and STDIN not in inputs:
+        _fail("--stdin-format describes stdin: add - to the inputs")
     try:
         check_backend(backend)  # before the inputs are read and the model loads
     except ValueError as exc:
@@ -368,7 +374,8 @@ def score(
         check_output(output, paths)
         fmt = output_format(str(output), fmt)
         check_inputs(paths, fields)  # unknown fields fail now, before the model loads
-        summary = _run_score(paths, output, fmt, fields, resume, batch_size, model, backend, show_progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"), verbose=verbose)
+        summary = _run_score(paths, output, fmt, fields, resume, batch_size, model, backend, stdin_format,
+                             show_progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"), verbose=verbose)
     except ModerationError as exc:
         _fail(str(exc), exc.exit_code)
     except OSError as exc:
@@ -388,7 +395,7 @@ def score(
 
 
 def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resume: bool, batch_size: Optional[int],
-               model: Optional[Path], backend: str, show_progress: bool, verbose: bool) -> "Summary":
+               model: Optional[Path], backend: str, stdin_format: str, show_progress: bool, verbose: bool) -> "Summary":
     """Load the model (heavy imports start here) and run the pipeline, with a progress bar on a TTY."""
     from moderation.io import estimate_rows
     from moderation.scoring import Job, run
@@ -405,7 +412,7 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
     if batch_size:
         scorer.batch_size = batch_size
     log(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
-    job = Job(paths, output, fmt, fields, resume)
+    job = Job(paths, output, fmt, fields, resume, stdin_format)
 
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)

@@ -30,6 +30,8 @@ from moderation.types import MAX_CHARS
 STDIN = "-"
 TABLE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+#: What ``--stdin-format`` accepts: ``auto`` tells JSONL, CSV/TSV, HTML and Parquet apart by their first bytes.
+STDIN_FORMATS = ("auto", "jsonl", "csv", "tsv", "parquet", "page")
 #: In a folder, these are page dumps; tables are read by TABLE_FORMATS except ambiguous .json.
 PAGE_SUFFIXES = {"", ".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml"}
 #: Fields every page comment carries, so the output says where the comment came from.
@@ -84,7 +86,13 @@ class Fields:
         available = list(available)
         for name in self.required:
             if name not in available:
-                raise InputError(f"{where}: unknown field {name!r} (available: {', '.join(map(str, available)) or 'none'})")
+                raise InputError(f"{where}: unknown field {name!r} (available: {_field_list(available)})")
+
+
+def _field_list(names: Sequence[object], most: int = 20, width: int = 40) -> str:
+    """Field names for an error line: a header that is really a sentence must not flood the terminal."""
+    shown = [n if len(n) <= width else n[: width - 1] + "…" for n in map(str, names[:most])]
+    return ", ".join(shown + ([f"… {len(names) - most} more"] if len(names) > most else [])) or "none"
 
 
 def input_kind(path: str) -> str:
@@ -259,12 +267,15 @@ def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str
             yield _row(source, start, dict(zip(header, values)), fields, row_number)
 
 
-def read_parquet(path: str, fields: Fields) -> Iterator[Row]:
-    """Parquet, read batch by batch (only the needed columns); binary text must be UTF-8."""
+def read_parquet(path: str, fields: Fields, data: bytes | None = None) -> Iterator[Row]:
+    """Parquet, read batch by batch (only the needed columns); binary text must be UTF-8.
+    ``data`` holds the file's bytes when it came from stdin."""
+    import io
+
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path if data is None else io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise InputError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     names = pf.schema_arrow.names
@@ -304,12 +315,40 @@ def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
 
 
 def _sniff_stdin(first: bytes) -> str:
+    if first.startswith(b"PAR1"):  # Parquet's magic number
+        return "parquet"
     head = first.lstrip()
     if head.startswith(b"{"):
         return "jsonl"
     if head.startswith(b"<"):
         return "page"
     return "tsv" if b"\t" in first and b"," not in first else "csv"
+
+
+def _peek_stdin(size: int = 65536) -> bytes:
+    """The first bytes of stdin, left unread (pipes: peek; files and test buffers: read and seek back)."""
+    buffer = sys.stdin.buffer
+    if hasattr(buffer, "peek"):
+        return buffer.peek(size)[:size]
+    if buffer.seekable():
+        start = buffer.tell()
+        head = buffer.read(size)
+        buffer.seek(start)
+        return head
+    return b""
+
+
+def stdin_kind(stdin_format: str = "auto") -> str:
+    """What stdin holds: ``stdin_format``, or for ``auto`` what its first line looks like."""
+    if stdin_format != "auto":
+        return stdin_format
+    first = _peek_stdin().removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0]
+    return _sniff_stdin(first) if first else "jsonl"  # empty stdin: no rows, whatever the format
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    for n, line in enumerate(sys.stdin.buffer):
+        yield line.removeprefix(codecs.BOM_UTF8) if n == 0 else line
 
 
 def _lines(path: str) -> Iterator[bytes]:
@@ -325,27 +364,27 @@ def _lines(path: str) -> Iterator[bytes]:
             raise InputError(f"{path}: cannot read ({detail})") from None
 
 
-def read_input(path: str, fields: Fields) -> Iterator[Row]:
-    """All rows of one input, in order. Unknown fields fail here, before the first row."""
+def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
+    """All rows of one input, in order. Unknown fields fail here, before the first row.
+    ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS)."""
     kind = input_kind(path)
-    if kind == "parquet":
-        rows = read_parquet(path, fields)
-    elif kind == "page":
-        rows = read_pages(path)
+    from_stdin = kind == "stdin"
+    if from_stdin:
+        kind = stdin_kind(stdin_format)
+    if kind in ("parquet", "page"):
+        data = sys.stdin.buffer.read().removeprefix(codecs.BOM_UTF8) if from_stdin else None
+        if from_stdin and not data.strip():
+            return iter(())
+        rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data)
     else:
-        if kind == "stdin":
-            stream: Iterator[bytes] = iter(sys.stdin.buffer)
-            first = next(stream, b"").removeprefix(codecs.BOM_UTF8)
-            if not first:
-                return iter(())  # empty stdin: nothing to score, not a missing field
-            kind = _sniff_stdin(first)
-            if kind == "page":
-                return read_pages(STDIN, first + b"".join(stream))
-            lines: Iterator[bytes] = itertools.chain([first], stream)
-        else:
-            lines = _lines(path)
+        lines = _stdin_lines() if from_stdin else _lines(path)
         rows = read_jsonl(lines, path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
-    first_row = next(rows, None)
+    try:
+        first_row = next(rows, None)
+    except InputError as exc:
+        if from_stdin and stdin_format == "auto" and kind in ("csv", "tsv"):
+            raise InputError(f"{exc}; if stdin is a plain-text page dump, pass --stdin-format page") from None
+        raise
     return itertools.chain([first_row] if first_row else [], rows)
 
 
@@ -373,9 +412,9 @@ def estimate_rows(paths: Sequence[str]) -> int | None:
     return total
 
 
-def read_inputs(paths: Sequence[str], fields: Fields) -> Iterator[Row]:
+def read_inputs(paths: Sequence[str], fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
     """Rows of several inputs, one after another."""
-    return itertools.chain.from_iterable(read_input(p, fields) for p in paths)
+    return itertools.chain.from_iterable(read_input(p, fields, stdin_format) for p in paths)
 
 
 # --- output ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from moderation.errors import InputError
-from moderation.io import PAGE_FIELDS, STDIN, Columns, Fields, Row, concat_chunks, input_kind, read_inputs, write_chunk
+from moderation.io import PAGE_FIELDS, STDIN, Columns, Fields, Row, concat_chunks, input_kind, read_inputs, stdin_kind, write_chunk
 from moderation.types import Scores
 
 #: Rows per window (= per committed chunk). Sorting within it by length removes most padding.
@@ -74,6 +74,7 @@ class Job:
     fmt: str
     fields: Fields = field(default_factory=Fields)
     resume: bool = False
+    stdin_format: str = "auto"  # what ``-`` holds: one of STDIN_FORMATS
 
     @property
     def partial(self) -> Path:
@@ -84,7 +85,7 @@ class Job:
         return self.output.with_name(self.output.name + ".errors.jsonl")
 
     def columns(self, labels: Sequence[str]) -> Columns:
-        pages = any(input_kind(p) == "page" for p in self.inputs)
+        pages = any(input_kind(p) == "page" or (p == STDIN and stdin_kind(self.stdin_format) == "page") for p in self.inputs)
         return Columns(labels, list(dict.fromkeys([*self.fields.keep, *(PAGE_FIELDS if pages else ())])))
 
     def fingerprint(self, model: str) -> dict[str, Any]:
@@ -213,7 +214,7 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
     columns = job.columns(scorer.labels)
-    rows = read_inputs(job.inputs, job.fields)
+    rows = read_inputs(job.inputs, job.fields, job.stdin_format)
     if journal.rows_read:
         skipped = sum(1 for _ in itertools.islice(rows, journal.rows_read))
         if skipped < journal.rows_read:

@@ -177,6 +177,37 @@ def test_stdin(tmp_path: Path, tiny_model_dir: Path, payload: str) -> None:
     assert [r["id"] for r in read_output(out)] == [1, 2, 3, 4]
 
 
+def test_stdin_parquet_is_told_by_its_magic_number(tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "text": TEXTS}), src)
+    out = tmp_path / "out.jsonl"
+    result = score(tiny_model_dir, "-", "--output", str(out), input=src.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_output(out)] == ["a", "b", "c", "d"]
+
+
+def test_stdin_plain_text_page_needs_stdin_format_page(tmp_path: Path, tiny_model_dir: Path) -> None:
+    page = (SEEDS / "000_81f09624bfe65d55.txt").read_bytes()
+    guessed = score(tiny_model_dir, "-", "--output", str(tmp_path / "guess.jsonl"), input=page)
+    assert guessed.exit_code == 2 and "pass --stdin-format page" in guessed.output
+    assert len(guessed.output) < 400  # a header that is really a sentence is clipped in the error
+    out = tmp_path / "out.csv"
+    result = score(tiny_model_dir, "-", "--stdin-format", "page", "--output", str(out), input=page)
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 30 and rows[0]["source"] == "stdin" and rows[-1]["position"] == "30"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-", "--stdin-format", "yaml"], "--stdin-format must be one of auto, jsonl, csv, tsv, parquet, page"),
+    (["in.jsonl", "--stdin-format", "page"], "--stdin-format describes stdin: add - to the inputs"),
+])
+def test_stdin_format_mistakes(tmp_path: Path, tiny_model_dir: Path, args: list[str], message: str) -> None:
+    result = score(tiny_model_dir, *args, "--output", str(tmp_path / "out.jsonl"), input=b'{"text": "hi"}\n')
+    assert result.exit_code == 2 and message in result.output
+
+
 def test_page_dump_file_and_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
     folder = tmp_path / "pages"
     folder.mkdir()
