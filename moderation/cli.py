@@ -364,6 +364,8 @@ def score(
         _fail(f"--stdin-format must be one of {', '.join(STDIN_FORMATS)}, not {stdin_format!r}")
     if stdin_format != "auto" and STDIN not in inputs:
         _fail("--stdin-format describes stdin: add - to the inputs")
+    if inputs.count(STDIN) > 1:
+        _fail("- (stdin) can be given once: it can be read only once")
     try:
         check_backend(backend)  # before the inputs are read and the model loads
     except ValueError as exc:

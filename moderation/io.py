@@ -91,7 +91,8 @@ class Fields:
 
 def _field_list(names: Sequence[object], most: int = 20, width: int = 40) -> str:
     """Field names for an error line: a header that is really a sentence must not flood the terminal."""
-    shown = [n if len(n) <= width else n[: width - 1] + "…" for n in map(str, names[:most])]
+    printable = ["".join(c if c.isprintable() else "�" for c in str(n)) for n in names[:most]]
+    shown = [n if len(n) <= width else n[: width - 1] + "…" for n in printable]
     return ", ".join(shown + ([f"… {len(names) - most} more"] if len(names) > most else [])) or "none"
 
 
@@ -314,41 +315,61 @@ def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
         yield row
 
 
-def _sniff_stdin(first: bytes) -> str:
-    if first.startswith(b"PAR1"):  # Parquet's magic number
+#: How much of stdin is looked at to tell its format.
+SNIFF_BYTES = 65536
+
+
+def _sniff_stdin(head: bytes) -> str:
+    """The format of stdin from its first bytes (after a UTF-8 byte-order mark)."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"PAR1"):  # Parquet's magic number
         return "parquet"
-    head = first.lstrip()
-    if head.startswith(b"{"):
+    body = head.lstrip()  # HTML pages often start with a blank line
+    if not body:
+        return "jsonl"  # empty stdin: no rows, whatever the format
+    if body.startswith(b"{"):
         return "jsonl"
-    if head.startswith(b"<"):
+    if body.startswith(b"<"):
         return "page"
+    first = body.split(b"\n", 1)[0]
     return "tsv" if b"\t" in first and b"," not in first else "csv"
 
 
-def _peek_stdin(size: int = 65536) -> bytes:
-    """The first bytes of stdin, left unread (pipes: peek; files and test buffers: read and seek back)."""
-    buffer = sys.stdin.buffer
+def _stdin_buffer() -> IO[bytes]:
+    if sys.stdin is None:
+        raise InputError("-: stdin is closed")
+    return sys.stdin.buffer
+
+
+def _peek_stdin() -> bytes:
+    """The first bytes of stdin, left unread (pipes: peek; files and test buffers: read and seek back).
+    A pipe shows only what has arrived so far, so this is a best guess; reading tells for sure."""
+    buffer = _stdin_buffer()
     if hasattr(buffer, "peek"):
-        return buffer.peek(size)[:size]
+        return buffer.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     if buffer.seekable():
         start = buffer.tell()
-        head = buffer.read(size)
+        head = buffer.read(SNIFF_BYTES)
         buffer.seek(start)
         return head
     return b""
 
 
 def stdin_kind(stdin_format: str = "auto") -> str:
-    """What stdin holds: ``stdin_format``, or for ``auto`` what its first line looks like."""
-    if stdin_format != "auto":
-        return stdin_format
-    first = _peek_stdin().removeprefix(codecs.BOM_UTF8).split(b"\n", 1)[0]
-    return _sniff_stdin(first) if first else "jsonl"  # empty stdin: no rows, whatever the format
+    """What stdin holds: ``stdin_format``, or for ``auto`` a guess from the bytes that have arrived
+    (used to lay out output columns before reading; ``read_input`` decides on whole lines)."""
+    return stdin_format if stdin_format != "auto" else _sniff_stdin(_peek_stdin().removeprefix(codecs.BOM_UTF8))
 
 
-def _stdin_lines() -> Iterator[bytes]:
-    for n, line in enumerate(sys.stdin.buffer):
-        yield line.removeprefix(codecs.BOM_UTF8) if n == 0 else line
+def _read_stdin_head(stream: IO[bytes]) -> list[bytes]:
+    """Whole lines from the start of stdin, up to the first that is not blank (or SNIFF_BYTES)."""
+    lines: list[bytes] = []
+    while line := stream.readline(SNIFF_BYTES):
+        lines.append(line.removeprefix(codecs.BOM_UTF8) if not lines else line)
+        if line.strip() or sum(map(len, lines)) >= SNIFF_BYTES:
+            break
+    return lines
 
 
 def _lines(path: str) -> Iterator[bytes]:
@@ -366,18 +387,23 @@ def _lines(path: str) -> Iterator[bytes]:
 
 def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
     """All rows of one input, in order. Unknown fields fail here, before the first row.
-    ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS)."""
+    ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS); Parquet and pages are read whole."""
     kind = input_kind(path)
     from_stdin = kind == "stdin"
+    head: list[bytes] = []
     if from_stdin:
-        kind = stdin_kind(stdin_format)
+        stream = _stdin_buffer()
+        head = _read_stdin_head(stream)
+        if not b"".join(head).strip():
+            return iter(())  # empty stdin: nothing to score, whatever the format
+        kind = _sniff_stdin(b"".join(head)) if stdin_format == "auto" else stdin_format
+        if kind == "gzip":
+            raise InputError("-: stdin is gzip-compressed: decompress it first (zcat FILE.gz | moderation score - ...)")
     if kind in ("parquet", "page"):
-        data = sys.stdin.buffer.read().removeprefix(codecs.BOM_UTF8) if from_stdin else None
-        if from_stdin and not data.strip():
-            return iter(())
+        data = b"".join(head) + stream.read() if from_stdin else None
         rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data)
     else:
-        lines = _stdin_lines() if from_stdin else _lines(path)
+        lines = itertools.chain(head, stream) if from_stdin else _lines(path)
         rows = read_jsonl(lines, path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
     try:
         first_row = next(rows, None)

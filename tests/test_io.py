@@ -199,9 +199,21 @@ def test_stdin_plain_text_page_needs_stdin_format_page(tmp_path: Path, tiny_mode
     assert len(rows) == 30 and rows[0]["source"] == "stdin" and rows[-1]["position"] == "30"
 
 
+def test_stdin_html_after_blank_lines_is_a_page_and_gzip_is_named(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import gzip
+
+    html = b"\n  \n<html><body><article><p>" + b"The council met. " * 30 + b"</p></article></body></html>\n"
+    result = score(tiny_model_dir, "-", "--output", str(tmp_path / "out.jsonl"), input=html)
+    # Read as a page (which holds no comments), not as JSONL rows that all fail to parse.
+    assert result.exit_code == 2 and "nothing to score: the inputs hold no rows" in result.output
+    packed = score(tiny_model_dir, "-", "--output", str(tmp_path / "gz.jsonl"), input=gzip.compress(b'{"text": "hi"}\n'))
+    assert packed.exit_code == 2 and "stdin is gzip-compressed" in packed.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["-", "--stdin-format", "yaml"], "--stdin-format must be one of auto, jsonl, csv, tsv, parquet, page"),
     (["in.jsonl", "--stdin-format", "page"], "--stdin-format describes stdin: add - to the inputs"),
+    (["-", "-"], "- (stdin) can be given once"),
 ])
 def test_stdin_format_mistakes(tmp_path: Path, tiny_model_dir: Path, args: list[str], message: str) -> None:
     result = score(tiny_model_dir, *args, "--output", str(tmp_path / "out.jsonl"), input=b'{"text": "hi"}\n')
