@@ -401,6 +401,8 @@ def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterato
             raise InputError("-: stdin is gzip-compressed: decompress it first (zcat FILE.gz | moderation score - ...)")
     if kind in ("parquet", "page"):
         data = b"".join(head) + stream.read() if from_stdin else None
+        if kind == "parquet" and path.endswith(".gz"):
+            data = b"".join(_lines(path))  # Parquet needs random access: decompressed whole, like stdin
         rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data)
     else:
         lines = itertools.chain(head, stream) if from_stdin else _lines(path)
@@ -426,7 +428,7 @@ def estimate_rows(paths: Sequence[str]) -> int | None:
     total = 0
     for path in paths:
         kind = input_kind(path)
-        if kind == "parquet":
+        if kind == "parquet" and not path.endswith(".gz"):
             import pyarrow.parquet as pq
 
             total += pq.ParquetFile(path).metadata.num_rows

@@ -166,6 +166,14 @@ def test_each_input_format(tmp_path: Path, tiny_model_dir: Path, fmt: str) -> No
     result = score(tiny_model_dir, str(src), "--output", str(out))
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in read_output(out)] == ids
+    # The same table gzip-compressed (every format, Parquet included).
+    import gzip
+
+    packed = tmp_path / f"in.{fmt}.gz"
+    packed.write_bytes(gzip.compress(src.read_bytes()))
+    result = score(tiny_model_dir, str(packed), "--output", str(tmp_path / "gz.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in read_output(tmp_path / "gz.jsonl")] == ids
 
 
 @pytest.mark.parametrize("payload", ["jsonl", "csv"])
