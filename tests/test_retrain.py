@@ -246,6 +246,20 @@ def test_a_changed_label_file_is_reported_when_the_table_is_rebuilt(registry: Pa
         Path(path).write_text(original)
 
 
+def test_a_grandchild_keeps_the_hashes_of_its_parents_label_files(registry: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "retrain.yaml"
+    cfg.write_text("batch_size: 16\nepochs: 1\ncheckpoint_every: 0\n")
+    parent = registry / "tiny-1.0.0"
+    for n, name in enumerate(("child", "grandchild")):
+        new = _write(tmp_path / f"{name}.csv", _rows(NEW_SLANG, random.Random(20 + n)))
+        result = CliRunner().invoke(app, ["train", "--init-from", str(parent), "--data", str(new), "--config", str(cfg),
+                                          "--output", str(tmp_path / name), "--margin", "1", "--quiet"])
+        assert result.exit_code == 0, result.output
+        parent = tmp_path / name
+    files = Moderator.load(tmp_path / "grandchild").meta["data_files"]
+    assert {Path(f).name for f in files} == {"child.csv", "grandchild.csv"}
+
+
 def test_a_child_whose_label_file_had_bad_rows_can_be_rebuilt(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from training.evaluate import table_for
 

@@ -201,7 +201,8 @@ def retrain(
             "parent": parent.name,
             "added_labels": added,
             "replay": replay,
-            "data_files": {str(p): sha256_file(Path(p)) for p in files},
+            # The parent's files stay in the child's table, so their hashes stay with it too.
+            "data_files": {**(parent.meta.get("data_files") or {}), **{str(p): sha256_file(Path(p)) for p in files}},
             "created_by": f"{getpass.getuser()}@{platform.node()} via moderation train --init-from",
             "regression_gate": {
                 "passed": passed,
