@@ -49,6 +49,14 @@ class _App(typer.Typer):
 app = _App(
     name="moderation",
     help="Extract reader comments from page dumps and score them for hostility and misinformation.",
+    epilog=(
+        "Examples:\n\n"
+        "  moderation extract page.txt    (article, comments and authors as JSON)\n\n"
+        "  moderation score dumps/ comments.jsonl --output scores.jsonl\n\n"
+        "  moderation train --init-from models/default --data my_labels.csv --output models/minilm-1.4.0\n\n"
+        "  moderation serve --port 8080\n\n"
+        "Run moderation COMMAND --help for each command's options and examples."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -264,6 +272,12 @@ def evaluate(
 
 models_app = _App(
     help="Inspect and switch models in the registry (--models-dir or $MODERATION_MODELS_DIR, default: the models/ folder beside the installed package).",
+    epilog=(
+        "Examples:\n\n"
+        "  moderation models list    (* marks the default)\n\n"
+        "  moderation models promote moderation-minilm-1.4.0\n\n"
+        "  moderation models rollback    (back to the previous default)"
+    ),
     no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
