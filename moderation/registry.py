@@ -102,14 +102,26 @@ class Registry:
         return self.get(info.name)
 
     def rollback(self) -> ModelInfo:
-        """Point ``default`` back at the model it pointed to before the last switch."""
+        """Point ``default`` back at the default before the current one. Each rollback undoes one
+        promotion, so rolling back again goes further back, never to the model just rolled back from."""
         history = self.history()
         current = self._default_target()
-        for record in reversed(history):
-            if record["to"] == current and record.get("from"):
-                self._switch(record["from"], "rollback")
-                return self.get(record["from"])
-        raise ModelError("nothing to roll back to: no earlier default in history.jsonl")
+        stack: list[str] = []  # the defaults in force, oldest first
+        for record in history:
+            if record.get("action") == "rollback":
+                del stack[-1:]
+                continue
+            if not stack and record.get("from"):
+                stack.append(record["from"])
+            stack.append(record["to"])
+        if stack and stack[-1] == current:
+            earlier = [name for name in stack[:-1] if name != current]
+        else:  # the pointer was changed by hand: go back to what the last switch to it replaced
+            earlier = [r["from"] for r in history if r["to"] == current and r.get("from")][-1:]
+        if not earlier:
+            raise ModelError("nothing to roll back to: no earlier default in history.jsonl")
+        self._switch(earlier[-1], "rollback")
+        return self.get(earlier[-1])
 
     def history(self) -> list[dict[str, Any]]:
         path = self.root / HISTORY

@@ -68,3 +68,17 @@ def test_broken_entries_are_reported_not_raised(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["models", "rollback", "--models-dir", str(tmp_path)])
     assert result.exit_code == 2 and "history.jsonl:2: not a history record" in result.output
 
+
+
+def test_rollback_walks_back_and_never_returns_to_the_model_it_left(tmp_path: Path) -> None:
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        build_tiny(tmp_path / f"tiny-{version}", version=version)
+    registry = Registry(tmp_path)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        registry.promote(f"tiny-{version}")
+    assert registry.rollback().name == "tiny-1.1.0"
+    assert registry.rollback().name == "tiny-1.0.0"  # not back to 1.2.0, which was rolled back from
+    with pytest.raises(ModelError, match="nothing to roll back to"):
+        registry.rollback()
+    registry.promote("tiny-1.2.0")
+    assert registry.rollback().name == "tiny-1.0.0"
