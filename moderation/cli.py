@@ -364,7 +364,7 @@ def score(
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the shipped models/default).", show_default=False)] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row was rejected.")] = False,
-    stdin_format: Annotated[str, typer.Option(help="What - holds: auto (JSONL, CSV/TSV, HTML or Parquet, told by the first bytes), jsonl, csv, tsv, parquet or page (a plain-text or HTML page dump).")] = "auto",
+    stdin_format: Annotated[str, typer.Option(help="What - holds: auto (JSONL, CSV/TSV, HTML or Parquet, told by the first line that is not blank), jsonl, csv, tsv, parquet or page (a plain-text or HTML page dump).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report model, settings and each committed chunk.")] = False,
 ) -> None:

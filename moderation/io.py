@@ -30,7 +30,7 @@ from moderation.types import MAX_CHARS
 STDIN = "-"
 TABLE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
-#: What ``--stdin-format`` accepts: ``auto`` tells JSONL, CSV/TSV, HTML and Parquet apart by their first bytes.
+#: What ``--stdin-format`` accepts: ``auto`` tells JSONL, CSV/TSV, HTML and Parquet apart by the first line that is not blank.
 STDIN_FORMATS = ("auto", "jsonl", "csv", "tsv", "parquet", "page")
 #: In a folder, these are page dumps; tables are read by TABLE_FORMATS except ambiguous .json.
 PAGE_SUFFIXES = {"", ".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml"}
@@ -270,7 +270,7 @@ def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str
 
 def read_parquet(path: str, fields: Fields, data: bytes | None = None) -> Iterator[Row]:
     """Parquet, read batch by batch (only the needed columns); binary text must be UTF-8.
-    ``data`` holds the file's bytes when it came from stdin."""
+    ``data`` holds the file's bytes when it came from stdin or was gzip-compressed."""
     import io
 
     import pyarrow.parquet as pq
@@ -387,7 +387,8 @@ def _lines(path: str) -> Iterator[bytes]:
 
 def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
     """All rows of one input, in order. Unknown fields fail here, before the first row.
-    ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS); Parquet and pages are read whole."""
+    ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS). Tables stream; pages, and Parquet
+    from stdin or ``.gz``, are read whole."""
     kind = input_kind(path)
     from_stdin = kind == "stdin"
     head: list[bytes] = []
