@@ -130,3 +130,25 @@ def test_html_disqus_and_schema_comments_stay_out_of_article() -> None:
     assert doc.title == "Clinic opens"
     assert not any("comment" in p for p in doc.article)
     assert any("Health officials said" in p for p in doc.article)
+
+
+def test_html_bare_comment_blocks_and_their_replies() -> None:
+    # A "comments" section whose comment blocks have no body element: each block's own text, without
+    # its author line and without the replies nested in it, which are comments of their own.
+    body = "".join(f"<p>{line}</p>" for line in ARTICLE.strip().split("\n"))
+    html = (
+        f"<html><head><title>Clinic opens</title></head><body><article>{body}</article>"
+        "<section class='comments'><h2>Comments</h2>"
+        "<div class='comment'><span class='author'>Di</span><p>The clinic should have opened years ago.</p>"
+        "<div class='comment'><span class='author'>Sam</span><p>Better late than never.</p></div></div>"
+        "<div class='comment'><span class='author'>Lee</span> Thanks for covering this.</div>"
+        "</section></body></html>"
+    )
+    doc = extract_page(html)
+    assert [(c.author, c.text) for c in doc.comments] == [
+        ("Di", "The clinic should have opened years ago."),
+        ("Sam", "Better late than never."),
+        ("Lee", "Thanks for covering this."),
+    ]
+    assert not any("clinic should have opened" in p or "Better late" in p for p in doc.article)
+    assert any("Health officials said" in p for p in doc.article)

@@ -29,6 +29,8 @@ def _class_contains(part: str) -> str:
 
 _BODY_CLASSES = ("comment-content", "comment-text", "comment-message", "comment-body")
 _AUTHOR_CLASSES = ("comment-author", "username", "user-name")
+_COMMENT_CLASS = f"{_class_has('comment')} or {_class_has('comment-item')} or {_class_has('c-comment')} or @data-testid='comment'"
+_GENERIC_AUTHOR = tuple(f".//*[{_class_contains(c)}]" for c in _AUTHOR_CLASSES) + (f".//*[{_class_has('author')}]",)
 # (comment-node xpath, text xpaths, author xpaths); the relative xpaths are tried in
 # order (most specific first), the markups too.
 COMMENT_MARKUP: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -45,10 +47,8 @@ COMMENT_MARKUP: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (f"//*[{_class_has('coral-comment')}]", (f".//*[{_class_contains('coral-comment-content')}]",),
      (f".//*[{_class_contains('coral-comment-username')}]",)),
     # generic "comment" blocks that hold a body element
-    (f"//*[({_class_has('comment')} or {_class_has('comment-item')} or {_class_has('c-comment')} or @data-testid='comment')"
-     f" and .//*[{' or '.join(_class_contains(c) for c in _BODY_CLASSES)}]]",
-     tuple(f".//*[{_class_contains(c)}]" for c in _BODY_CLASSES),
-     tuple(f".//*[{_class_contains(c)}]" for c in _AUTHOR_CLASSES) + (f".//*[{_class_has('author')}]",)),
+    (f"//*[({_COMMENT_CLASS}) and .//*[{' or '.join(_class_contains(c) for c in _BODY_CLASSES)}]]",
+     tuple(f".//*[{_class_contains(c)}]" for c in _BODY_CLASSES), _GENERIC_AUTHOR),
 )
 # Containers that hold a comment thread and nothing else; removed whole.
 SECTION_XPATH = (
@@ -57,6 +57,9 @@ SECTION_XPATH = (
     f" or {_class_has('commentlist')} or {_class_has('comment-list')} or {_class_has('coral')}]"
 )
 KEEP_TAGS = frozenset({"html", "body", "main", "article"})
+# Last resort: bare "comment" blocks inside a comment section, with no body element. Their text is the
+# block's own, minus the author line and any replies nested in it (which are comments of their own).
+BARE_COMMENT_XPATH = f"{SECTION_XPATH}//*[{_COMMENT_CLASS}]"
 
 
 def _import_trafilatura() -> Any:
@@ -128,11 +131,29 @@ def find_comments(tree: etree._Element) -> list[tuple[etree._Element, Comment]]:
             seen.add(node)
             seen.update(node.iterdescendants())  # nested markup of one comment is not another comment
             found.append((node, Comment(id="", text=text, author=_author(node, author_xpaths))))
+    for node in tree.xpath(BARE_COMMENT_XPATH):
+        if node in seen or any(inner in seen for inner in node.iterdescendants()):
+            continue  # part of, or a container of, comments found above
+        text = _bare_text(node)
+        if text:
+            seen.add(node)
+            found.append((node, Comment(id="", text=text, author=_author(node, _GENERIC_AUTHOR))))
     order = {el: i for i, el in enumerate(tree.iter())}
     found.sort(key=lambda pair: order.get(pair[0], 0))
     for i, (_, comment) in enumerate(found, 1):
         comment.id = f"c{i}"
     return found
+
+
+def _bare_text(node: etree._Element) -> str:
+    """A bare comment block's own text: without its author line and without nested replies."""
+    import copy
+
+    body = copy.deepcopy(node)
+    for inner in body.xpath(f".//*[{_COMMENT_CLASS}]") + body.xpath(" | ".join(_GENERIC_AUTHOR)):
+        if inner.getparent() is not None:
+            inner.drop_tree()  # unlike _drop, keeps the text that follows the element
+    return _text(body)
 
 
 def _drop(node: etree._Element) -> None:
