@@ -10,6 +10,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,6 +122,27 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int, grou
     return batches
 
 
+def batch_plan(lengths: np.ndarray, batch_size: int, epochs: float, seed: int) -> list[np.ndarray]:
+    """Length-grouped batches for ``epochs`` passes (a fraction keeps that share of the last pass)."""
+    passes = max(1, math.ceil(epochs))
+    plan: list[np.ndarray] = []
+    for e in range(passes):
+        plan += length_grouped_batches(lengths, batch_size, seed + e)
+    return plan[: int(len(plan) * epochs / passes)]
+
+
+def linear_schedule(total: int, warmup_ratio: float, start: int = 0) -> Callable[[int], float]:
+    """Learning-rate factor per step: zero before ``start``, then linear warm-up and linear decay to zero at ``total``."""
+    steps = total - start
+    warmup = max(1, int(warmup_ratio * steps))
+
+    def factor(step: int) -> float:
+        s = step - start
+        return 0.0 if s < 0 else min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+
+    return factor
+
+
 def freeze_lower_layers(net: nn.Module, train_layers: int | None) -> None:
     """Freeze the embeddings and all but the top ``train_layers`` encoder layers (None: train everything).
 
@@ -193,20 +215,13 @@ class Trainer:
         lengths = np.array([len(x) for x in ids])
         targets = torch.tensor(train[labels].to_numpy(np.float32))
         weights = torch.tensor([cfg.label_weights.get(l, 1.0) for l in labels])
-        epochs = max(1, math.ceil(cfg.epochs))
-        plan: list[np.ndarray] = []
-        for e in range(epochs):
-            plan += length_grouped_batches(lengths, cfg.batch_size, cfg.seed + e)
-        total = int(len(plan) * cfg.epochs / epochs)
-        plan = plan[:total]
+        plan = batch_plan(lengths, cfg.batch_size, cfg.epochs, cfg.seed)
+        total = len(plan)
 
         net = moderator.net.train()
         freeze_lower_layers(net, cfg.train_layers)
         opt = torch.optim.AdamW(param_groups(net, cfg.learning_rate, cfg.weight_decay, cfg.layer_lr_decay), lr=cfg.learning_rate)
-        warmup = max(1, int(cfg.warmup_ratio * total))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-        )
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(total, cfg.warmup_ratio))
         step = 0
         if resume and not self.ckpt_path.exists():
             print(f"warning: --resume: no checkpoint at {self.ckpt_path}; training from the start", file=sys.stderr)
