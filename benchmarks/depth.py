@@ -6,6 +6,12 @@ for the main label of each source. If the figures still climb steeply from 4 to 
 sources are limited by the encoder's capacity rather than by the data mix.
 
     python benchmarks/depth.py --layers 2 4 6 --seeds 13 14      # about 40 minutes on 2 cores
+
+``--base DIR`` runs the same check on another encoder folder, such as one adapted by
+:mod:`training.dapt` (``--layers 6`` keeps all of a six-layer encoder):
+
+    python -m training.dapt --config configs/default-stage3a.yaml --output runs/dapt/base --epochs 0.6
+    python benchmarks/depth.py --base runs/dapt/base --layers 6 --seeds 13 14 --out runs/dapt/depth
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from moderation import Moderator
-from training.config import TrainConfig
+from training.config import DEFAULT_BASE, TrainConfig
 from training.evaluate import table_for
 from training.metrics import evaluate
 from training.trainer import resolve_base, train_model
@@ -26,11 +32,11 @@ MAIN = {"hostility": ("ucc", "toxic_spans", "kaggle_insults", "tweeteval_offensi
         "misinformation": ("liar", "constraint", "covid_rumor")}
 
 
-def truncated_base(layers: int, out: Path) -> Path:
-    """The default base encoder cut to its bottom ``layers`` layers, saved with its tokenizer."""
+def truncated_base(layers: int, out: Path, base: str = DEFAULT_BASE) -> Path:
+    """``base`` (by default the shipped base encoder) cut to its bottom ``layers`` layers, saved with its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
 
-    path, _ = resolve_base("all-MiniLM-L6-v2")
+    path, _ = resolve_base(base)
     target = out / f"base-L{layers}"
     if not (target / "config.json").exists():
         encoder = AutoModel.from_pretrained(path)
@@ -45,6 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, nargs="+", default=[2, 4, 6])
     ap.add_argument("--seeds", type=int, nargs="+", default=[13])
+    ap.add_argument("--base", default=DEFAULT_BASE, help="encoder folder to cut (default: the shipped base, all-MiniLM-L6-v2)")
     ap.add_argument("--config", default="configs/default.yaml", help="a from-base config (stage 1 by default)")
     ap.add_argument("--out", type=Path, default=Path("runs/depth"))
     ap.add_argument("--data-dir", default=None)
@@ -52,7 +59,7 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     for layers in args.layers:
-        base = truncated_base(layers, args.out)
+        base = truncated_base(layers, args.out, args.base)
         for seed in args.seeds:
             run = args.out / f"L{layers}-s{seed}"
             if not (run / "moderation.json").exists():

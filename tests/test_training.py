@@ -329,3 +329,34 @@ def test_layer_lr_decay_scales_each_layer_below_the_top(tmp_path: Path) -> None:
     plain = param_groups(net, 1.0, 0.01)
     assert [(g["lr"], g["weight_decay"]) for g in plain] == [(1.0, 0.01), (1.0, 0.0)]
     assert sum(len(g["params"]) for g in plain) == len(list(net.parameters()))
+
+
+def test_domain_adaptive_pretraining_learns_and_saves_a_base_encoder(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from training.dapt import PretrainArgs, corpus, pretrain
+    from training.trainer import resolve_base
+
+    base = tmp_path / "tiny-base"
+    torch.manual_seed(0)
+    BertModel(BertConfig(**TINY_ENCODER)).save_pretrained(base)
+    AutoTokenizer.from_pretrained(resolve_base("all-MiniLM-L6-v2")[0]).save_pretrained(base)
+    data = _label_file(tmp_path / "labels.csv", n=40)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"sources:\n  {data}: {{val_fraction: 0.25}}\n")
+    texts = corpus(cfg)
+    val = build_table({str(data): {"val_fraction": 0.25}})
+    assert len(texts) == int((val["split"] == "train").sum())
+    assert not set(texts) & set(val.loc[val["split"] == "validation", "text"])  # validation text never reaches the encoder
+
+    args = PretrainArgs(base_model=str(base), batch_size=8, epochs=12, learning_rate=3e-3, head_learning_rate=3e-3,
+                        head_steps=6, mask_probability=0.3, bf16=False, seed=1)
+    record = pretrain(texts, tmp_path / "adapted", args, progress=False)
+    losses = [h["loss"] for h in record["history"]]
+    assert losses[-1] < losses[0] - 0.5, losses
+    adapted = BertModel.from_pretrained(tmp_path / "adapted")
+    before = BertModel.from_pretrained(base)
+    assert not torch.equal(adapted.encoder.layer[0].attention.self.query.weight, before.encoder.layer[0].attention.self.query.weight)
+    # The adapted folder is a base a config can name: fine-tuning starts from it.
+    m = train_model(dataclasses.replace(_tiny_cfg(data), tiny_encoder=None, base_model=str(tmp_path / "adapted")), tmp_path / "m", progress=False)
+    assert m.meta["base_model"]["name"] == str(tmp_path / "adapted") and len(m.meta["base_model"]["sha256"]) == 64
