@@ -6,7 +6,7 @@ all-MiniLM-L6-v2 ships without a masked-LM head (it was trained as a sentence en
 head is trained first on frozen features (``--head-steps``), then the whole encoder. Only training
 rows are read: validation texts never reach the encoder, so validation figures stay clean.
 
-    python -m training.dapt --config configs/default-stage3a.yaml --output runs/dapt-base
+    python -m training.dapt --config configs/default-stage3a.yaml --output runs/dapt/base --epochs 0.6
 """
 
 from __future__ import annotations
