@@ -24,7 +24,7 @@ from torch import nn
 
 from moderation.errors import ModerationError
 from training.config import DEFAULT_BASE, TrainConfig
-from training.trainer import batch_plan, linear_schedule, resolve_base, seed_everything
+from training.trainer import batch_plan, linear_schedule, progress_bar, resolve_base, seed_everything
 
 
 @dataclass
@@ -90,11 +90,7 @@ def pretrain(texts: list[str], output: Path, args: PretrainArgs, progress: bool 
     )
     encoder.train()
     head.train()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc="pretrain", unit="batch", mininterval=0.1 if sys.stderr.isatty() else 30.0, file=sys.stderr)
+    bar = progress_bar(total, "pretrain") if progress else None
     history, running, started = [], None, time.perf_counter()
     every = max(1, min(50, total // 10))
     for step, batch in enumerate(plan):

@@ -143,6 +143,14 @@ def linear_schedule(total: int, warmup_ratio: float, start: int = 0) -> Callable
     return factor
 
 
+def progress_bar(total: int, desc: str, initial: int = 0) -> Any:
+    """A tqdm bar over batches on stderr: live on a terminal, in a log file (nohup, CI) a line every 30 s instead."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="batch", dynamic_ncols=True,
+                mininterval=0.1 if sys.stderr.isatty() else 30.0, file=sys.stderr)
+
+
 def freeze_lower_layers(net: nn.Module, train_layers: int | None) -> None:
     """Freeze the embeddings and all but the top ``train_layers`` encoder layers (None: train everything).
 
@@ -240,16 +248,7 @@ class Trainer:
             torch.set_rng_state(state["torch_rng"])
 
         pad = moderator.tokenizer.pad_token_id or 0
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            # On a terminal a live bar; in a log file (nohup, CI) a line every ~2% instead.
-            interactive = sys.stderr.isatty()
-            bar = tqdm(
-                total=total, initial=step, desc="train", unit="batch", dynamic_ncols=True,
-                mininterval=0.1 if interactive else 30.0, file=sys.stderr,
-            )
+        bar = progress_bar(total, "train", initial=step) if self.progress else None
         started = time.perf_counter() - self.train_seconds
         running = None
         for step_idx in range(step, total):
