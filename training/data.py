@@ -85,6 +85,14 @@ MAPPING: dict[str, dict[str, str]] = {
         "misinformation": "missing; with the source option `nonclaims_not_misinformation: true`, not check-worthy (0) = 0 "
         "(opinion and non-factual talk cannot be misinformation) and check-worthy = missing",
     },
+    "germeval2018": {
+        "hostility": "German tweets: coarse OFFENSE with fine ABUSE or INSULT = 1, OTHER = 0, PROFANITY = missing (profanity alone is not hostility)",
+        "insult": "INSULT = 1, OTHER = 0, else missing",
+        "profanity": "PROFANITY = 1, OTHER = 0, else missing",
+    },
+    "cold": {"hostility": "Chinese comments: label 1 offensive / 0 safe"},
+    "told_br": {"hostility": "Brazilian Portuguese tweets: toxic (at least one of 3 annotators flagged it) 1 / 0"},
+    "coaid_news": {"misinformation": "sentences of CoAID's real-news article bodies (NewsReal files) = 0: true reporting, not misinformation"},
     "claim-negatives": {
         "misinformation": "stage 4 only (`training/claim_negatives.py`): 0 for training comments of the hostility sources "
         "whose claim probability under the previous stage is below 0.15 (no stated fact, so no misinformation); their own labels kept",
@@ -110,9 +118,19 @@ def normalise(text: str) -> str:
     return _WS.sub(" ", str(text)).strip()
 
 
+_NON_KEY = re.compile(r"[^a-z0-9\u0370-\U0010ffff]+")
+_NON_WORD = re.compile(r"[\W_]")
+
+
 def text_key(text: str) -> str:
-    """Key for de-duplication and leakage checks: case- and punctuation-insensitive."""
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    """Key for de-duplication and leakage checks: case- and punctuation-insensitive.
+
+    ASCII letters and digits plus the word characters of non-Latin scripts (Greek onwards), so
+    Chinese or Russian texts get a key of their own; accented Latin letters are left out, as
+    they always were, so English keys (and with them every hash split) are unchanged.
+    """
+    key = _NON_KEY.sub("", text.lower())
+    return key if key.isascii() else "".join(c for c in key if c.isascii() or not _NON_WORD.match(c))
 
 
 def hash_split(texts: pd.Series, val_fraction: float) -> np.ndarray:
@@ -319,6 +337,56 @@ def load_claimbuster(root: Path, nonclaims_not_misinformation: bool = False) -> 
     return _frame(df["text"], "claimbuster", labels)
 
 
+# --- other languages and true statements ------------------------------------------------
+
+
+def load_germeval2018(root: Path) -> pd.DataFrame:
+    df = pd.read_csv(root / "germeval2018" / "germeval2018.training.txt", sep="\t", header=None, quoting=3,
+                     names=["text", "coarse", "fine"], encoding="utf-8")
+    fine = df["fine"]
+    hostility = np.select([fine.isin(["ABUSE", "INSULT"]), fine == "OTHER"], [1.0, 0.0], MISSING)
+    insult = np.select([fine == "INSULT", fine == "OTHER"], [1.0, 0.0], MISSING)
+    profanity = np.select([fine == "PROFANITY", fine == "OTHER"], [1.0, 0.0], MISSING)
+    text = df["text"].astype(str).str.replace("|LBR|", " ", regex=False)
+    return _frame(text, "germeval2018", {"hostility": hostility, "insult": insult, "profanity": profanity})
+
+
+def load_cold(root: Path) -> pd.DataFrame:
+    parts = []
+    for fname, split in (("train.csv", "train"), ("dev.csv", "validation")):
+        df = pd.read_csv(root / "cold" / fname, encoding="utf-8-sig")
+        parts.append(pd.DataFrame({"text": df["TEXT"].astype(str), "y": df["label"].astype(float), "split": split}))
+    df = pd.concat(parts, ignore_index=True)
+    return _frame(df["text"], "cold", {"hostility": df["y"]}, split=df["split"].to_numpy())
+
+
+def load_told_br(root: Path) -> pd.DataFrame:
+    parts = []
+    for fname, split in (("ptbr_train_1annotator.csv", "train"), ("ptbr_validation_1annotator.csv", "validation")):
+        df = pd.read_csv(root / "told_br" / fname)
+        parts.append(pd.DataFrame({"text": df["text"].astype(str), "y": df["toxic"].astype(float), "split": split}))
+    df = pd.concat(parts, ignore_index=True)
+    return _frame(df["text"], "told_br", {"hostility": df["y"]}, split=df["split"].to_numpy())
+
+
+_BOILERPLATE = re.compile(r"security service|javascript|cookies|subscribe|sign up|this page|click here|copyright", re.I)
+
+
+def load_coaid_news(root: Path, max_per_article: int = 3) -> pd.DataFrame:
+    """Sentences of real news bodies: the text is lower-cased and cut at about 500 characters in the
+    source, so the last (cut) sentence is dropped and the first letter restored to upper case."""
+    texts = []
+    for path in sorted(glob.glob(str(root / "coaid" / "*" / "NewsRealCOVID-19.csv"))):
+        for body in pd.read_csv(path)["content"].dropna().astype(str).drop_duplicates():
+            sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", body)][:-1]
+            good = [s for s in sentences if 8 <= len(s.split()) <= 60 and not _BOILERPLATE.search(s)]
+            texts += [s[0].upper() + s[1:] for s in good[:max_per_article]]
+    return _frame(pd.Series(texts).drop_duplicates(), "coaid_news", {"misinformation": 0.0})
+
+
+#: Language of each source's texts (sources not listed are English).
+LANGUAGES: dict[str, str] = {"germeval2018": "de", "cold": "zh", "told_br": "pt"}
+
 ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "ucc": load_ucc,
     "toxic_spans": load_toxic_spans,
@@ -335,6 +403,10 @@ ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "coaid": load_coaid,
     "covidlies": load_covidlies,
     "claimbuster": load_claimbuster,
+    "germeval2018": load_germeval2018,
+    "cold": load_cold,
+    "told_br": load_told_br,
+    "coaid_news": load_coaid_news,
 }
 
 #: Licences as stated in ../shared/data/README.md, copied into model metadata.
@@ -354,6 +426,10 @@ LICENCES: dict[str, str] = {
     "coaid": "see CoAID repository",
     "covidlies": "see repository LICENSE",
     "claimbuster": "see claimbuster-spotter repository",
+    "germeval2018": "CC BY 4.0",
+    "cold": "Apache-2.0",
+    "told_br": "CC BY-SA 4.0",
+    "coaid_news": "see CoAID repository",
 }
 
 
@@ -386,6 +462,28 @@ def _load_label_file_source(path: Path, on_conflict: str | None = None) -> pd.Da
 
 
 SAMPLING_OPTIONS = ("train_size", "val_size", "val_fraction", "repeat")
+#: Mapping options any source takes (applied after its adapter; see ``apply_label_options``).
+LABEL_OPTIONS = ("implied_negatives", "not_misinformation")
+#: Attributes that a hard "not hostile" label rules out (a comment that is not hostile threatens and insults no one).
+IMPLIED_BY_HOSTILITY = ("insult", "threat", "identity_attack")
+
+
+def apply_label_options(df: pd.DataFrame, implied_negatives: bool = False, not_misinformation: bool = False) -> pd.DataFrame:
+    """Fill MISSING cells that a source's labels settle after all.
+
+    ``implied_negatives``: rows labelled not hostile (0) get 0 for insult, threat and identity attack,
+    so the attribute heads see ordinary comments as negatives (without them threat learnt only from
+    Civil Comments' toxic pool, where "hello" never occurs). ``not_misinformation``: the source's
+    comments were collected as hostility data, not as claims, so misinformation is 0.
+    """
+    df = df.copy()
+    if implied_negatives:
+        calm = df["hostility"] == 0
+        for label in IMPLIED_BY_HOSTILITY:
+            df.loc[calm & (df[label] == MISSING), label] = 0.0
+    if not_misinformation:
+        df.loc[df["misinformation"] == MISSING, "misinformation"] = 0.0
+    return df
 
 
 def check_source_options(name: str, options: dict[str, object]) -> None:
@@ -398,8 +496,12 @@ def check_source_options(name: str, options: dict[str, object]) -> None:
         raise ValueError(f"source {name!r}: options must be a mapping such as {{train_size: 1000}}, not {options!r}")
     adapter = ADAPTERS.get(name, _load_label_file_source)
     accepted = set(inspect.signature(adapter).parameters) - {"root", "path"}
-    if unknown := sorted(set(options) - accepted - set(SAMPLING_OPTIONS)):
-        raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; options: {', '.join(SAMPLING_OPTIONS + tuple(sorted(accepted)))}")
+    if unknown := sorted(set(options) - accepted - set(SAMPLING_OPTIONS) - set(LABEL_OPTIONS)):
+        raise ValueError(f"source {name!r} has no option {', '.join(map(repr, unknown))}; "
+                         f"options: {', '.join(SAMPLING_OPTIONS + LABEL_OPTIONS + tuple(sorted(accepted)))}")
+    for key in LABEL_OPTIONS:
+        if not isinstance(options.get(key, False), bool):
+            raise ValueError(f"source {name!r}: {key} must be true or false, not {options[key]!r}")
     for key, least in (("train_size", 0), ("val_size", 0), ("repeat", 1)):
         value = options.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
@@ -418,11 +520,13 @@ def load_source(name: str, data_dir: Path | str | None = None, val_fraction: flo
     """
     root = Path(data_dir) if data_dir else default_data_dir()
     check_source_options(name, options)
+    label_options = {k: options.pop(k) for k in LABEL_OPTIONS if k in options}
     try:
         df = ADAPTERS[name](root, **options) if name in ADAPTERS else _load_label_file_source(Path(name), **options)
     except FileNotFoundError as exc:
         where = f"data directory {root}; set --data-dir or ${DATA_DIR_ENV}" if name in ADAPTERS else "a label file named in the config"
         raise DataError(f"source {name!r}: {exc.filename or exc} not found ({where})") from None
+    df = apply_label_options(df, **label_options)
     df["text"] = df["text"].astype(str).map(normalise)
     df = df[df["text"].str.len() > 0].drop_duplicates("text").reset_index(drop=True)
     missing_split = df["split"].isna()
