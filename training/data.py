@@ -85,6 +85,14 @@ MAPPING: dict[str, dict[str, str]] = {
         "misinformation": "missing; with the source option `nonclaims_not_misinformation: true`, not check-worthy (0) = 0 "
         "(opinion and non-factual talk cannot be misinformation) and check-worthy = missing",
     },
+    "templates": {
+        "all labels": "hand-written frames × slot lists (`training/templates/`), labelled by family: threats (direct, conditional, "
+        "stated intent) = threat 1; idioms, negated threats and news reports of violence = threat 0; swearing at things = "
+        "profanity 1, hostility 0; insults with and without swearing; dehumanising statements about groups = identity_attack 1, "
+        "the same groups in neutral or positive statements and counter-speech = 0; greetings, thanks and small talk = all 0; "
+        "facts from small tables = misinformation 0, their swapped-value twins and well-known hoaxes = 1 (claim 1 for both); "
+        "opinions and predictions = misinformation 0, claim 0. A label a family says nothing about is missing",
+    },
     "claim-negatives": {
         "misinformation": "stage 4 only (`training/claim_negatives.py`): 0 for training comments of the hostility sources "
         "whose claim probability under the previous stage is below 0.15 (no stated fact, so no misinformation); their own labels kept",
@@ -319,6 +327,14 @@ def load_claimbuster(root: Path, nonclaims_not_misinformation: bool = False) -> 
     return _frame(df["text"], "claimbuster", labels)
 
 
+def load_templates(root: Path, seed: int = 0) -> pd.DataFrame:
+    """The project's own labelled template sentences (``training/templates/``); ``root`` is not read."""
+    from training.templates import generate_templates
+
+    df = generate_templates(seed)
+    return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})
+
+
 ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "ucc": load_ucc,
     "toxic_spans": load_toxic_spans,
@@ -335,6 +351,7 @@ ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "coaid": load_coaid,
     "covidlies": load_covidlies,
     "claimbuster": load_claimbuster,
+    "templates": load_templates,
 }
 
 #: Licences as stated in ../shared/data/README.md, copied into model metadata.
@@ -354,6 +371,7 @@ LICENCES: dict[str, str] = {
     "coaid": "see CoAID repository",
     "covidlies": "see repository LICENSE",
     "claimbuster": "see claimbuster-spotter repository",
+    "templates": "project's own, Apache-2.0",
 }
 
 
