@@ -93,6 +93,14 @@ MAPPING: dict[str, dict[str, str]] = {
     "cold": {"hostility": "Chinese comments: label 1 offensive / 0 safe"},
     "told_br": {"hostility": "Brazilian Portuguese tweets: toxic (at least one of 3 annotators flagged it) 1 / 0"},
     "coaid_news": {"misinformation": "sentences of CoAID's real-news article bodies (NewsReal files) = 0: true reporting, not misinformation"},
+    "templates": {
+        "all labels": "hand-written frames × slot lists (`training/templates/`), labelled by family: threats (direct, conditional, "
+        "stated intent) = threat 1; idioms, negated threats and news reports of violence = threat 0; swearing at things = "
+        "profanity 1, hostility 0; insults with and without swearing; dehumanising statements about groups = identity_attack 1, "
+        "the same groups in neutral or positive statements and counter-speech = 0; greetings, thanks and small talk = all 0; "
+        "facts from small tables = misinformation 0, their swapped-value twins and well-known hoaxes = 1 (claim 1 for both); "
+        "opinions and predictions = misinformation 0, claim 0. A label a family says nothing about is missing",
+    },
     "claim-negatives": {
         "misinformation": "stage 4 only (`training/claim_negatives.py`): 0 for training comments of the hostility sources "
         "whose claim probability under the previous stage is below 0.15 (no stated fact, so no misinformation); their own labels kept",
@@ -387,6 +395,14 @@ def load_coaid_news(root: Path, max_per_article: int = 3) -> pd.DataFrame:
 #: Language of each source's texts (sources not listed are English).
 LANGUAGES: dict[str, str] = {"germeval2018": "de", "cold": "zh", "told_br": "pt"}
 
+def load_templates(root: Path, seed: int = 0) -> pd.DataFrame:
+    """The project's own labelled template sentences (``training/templates/``); ``root`` is not read."""
+    from training.templates import generate_templates
+
+    df = generate_templates(seed)
+    return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})
+
+
 ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "ucc": load_ucc,
     "toxic_spans": load_toxic_spans,
@@ -407,6 +423,7 @@ ADAPTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "cold": load_cold,
     "told_br": load_told_br,
     "coaid_news": load_coaid_news,
+    "templates": load_templates,
 }
 
 #: Licences as stated in ../shared/data/README.md, copied into model metadata.
@@ -430,6 +447,7 @@ LICENCES: dict[str, str] = {
     "cold": "Apache-2.0",
     "told_br": "CC BY-SA 4.0",
     "coaid_news": "see CoAID repository",
+    "templates": "project's own, Apache-2.0",
 }
 
 
