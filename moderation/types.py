@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Texts longer than this many characters are cut before scoring (the model only sees
-#: its first ``max_length`` tokens anyway) and reported with ``truncated``.
+#: Texts longer than this many characters are cut before scoring and reported with ``truncated``
+#: (the model reads at most ``MAX_WINDOWS`` windows of a text anyway; see ``moderation.model``).
 MAX_CHARS = 1_000_000
 BACKENDS = ("auto", "torch", "bf16")  # inference backends; see Moderator.load
 

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -262,6 +263,31 @@ def test_python_api(moderator) -> None:
     assert moderator.score_one("x" * (MAX_CHARS + 1)).truncated
     doc, scores = moderator.score_page(SEED_PAGE.read_text(encoding="utf-8"))
     assert len(scores) == len(doc.comments) and [s.id for s in scores] == [c.id for c in doc.comments]
+
+
+def test_long_texts_are_read_whole_in_windows(moderator) -> None:
+    from moderation import model as model_module
+
+    words = " ".join(f"w{i}" for i in range(400))  # several windows at the tiny model's 64 tokens
+    ids, owner, cut = moderator._windows(["short text", words])
+    assert owner.tolist().count(0) == 1 and owner.tolist().count(1) > 3 and not cut.any()
+    assert all(len(x) <= moderator.max_length for x in ids)
+    # Each label takes its maximum over the windows, which are scored as texts of their own.
+    import torch
+
+    with torch.inference_mode():
+        single = [moderator._forward(np.array([x]), np.ones((1, len(x)), dtype=np.int64))[0] for x, o in zip(ids, owner) if o == 1]
+    whole = moderator.logits(["short text", words])[1]
+    np.testing.assert_allclose(whole, np.max(single, axis=0), atol=1e-5)
+    assert (np.ptp(single, axis=0) > 1e-3).any()  # the windows really differ
+    assert not moderator.score_one(words).truncated
+    limited = model_module.MAX_WINDOWS
+    try:
+        model_module.MAX_WINDOWS = 2  # over the cap: only the first windows are read, and it says so
+        assert moderator.score_one(words).truncated and not moderator.score_one("short text").truncated
+        assert moderator._windows([words])[1].tolist() == [0, 0]
+    finally:
+        model_module.MAX_WINDOWS = limited
 
 
 def test_python_api_names_bad_arguments(moderator) -> None:

@@ -104,6 +104,15 @@ def test_seed_000_hostile_comments_meet_the_issue_bar(model: Moderator, seed_000
         assert _find(hostility, fragment) >= model.thresholds["hostility"], fragment
 
 
+def test_an_insult_after_300_benign_tokens_is_flagged(model: Moderator) -> None:
+    benign = ("The council met on Tuesday to discuss the library budget, and residents shared their views on "
+              "opening hours, parking and the children's reading programme. ") * 12
+    assert len(model.tokenizer(benign)["input_ids"]) > 300
+    long = model.score_one(benign + "You are a worthless pathetic idiot and I hope you die.")
+    assert "hostility" in long.labels and not long.truncated
+    assert "hostility" not in model.score_one(benign).labels
+
+
 def test_recipe_script_matches_the_model_card() -> None:
     # The recipe is written twice: as the script users run and as the card's "Reproduce" block, which
     # training.evaluate derives from the shipped model's stages. They must not drift apart.
