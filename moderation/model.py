@@ -118,7 +118,10 @@ class Moderator:
         self._runner: Callable[[np.ndarray, np.ndarray], np.ndarray] = self._torch_forward
         self.tokenizer = tokenizer
         self.meta = meta
-        self.labels: list[str] = list(meta["labels"])
+        self.labels: list[str] = list(meta["labels"])  # every output head, in predict_proba's column order
+        #: Heads that did not earn their place (evaluation sets these, with the reason): scores and
+        #: labels leave them out, ``predict_proba`` still has their columns.
+        self.withheld: dict[str, str] = dict(meta.get("withheld_labels") or {})
         self.thresholds: dict[str, float] = {l: float(meta.get("thresholds", {}).get(l, 0.5)) for l in self.labels}
         self.calibration: dict[str, list[float]] = meta.get("calibration", {})
         self.max_length: int = int(meta.get("max_length", 128))
@@ -126,6 +129,11 @@ class Moderator:
         self._lock = threading.Lock()
 
     # --- persistence ---------------------------------------------------------------------
+
+    @property
+    def emitted_labels(self) -> list[str]:
+        """The labels scores carry: every head but the withheld ones."""
+        return [label for label in self.labels if label not in self.withheld]
 
     @property
     def name(self) -> str:
@@ -163,6 +171,7 @@ class Moderator:
             return self
         twin = Moderator(self.net, self.tokenizer, self.meta, self.path)
         twin.batch_size, twin.thresholds, twin.calibration = self.batch_size, self.thresholds, self.calibration
+        twin.withheld = self.withheld
         if backend == "bf16":
             twin._runner = twin._bf16_forward
         twin.backend = backend
@@ -179,6 +188,9 @@ class Moderator:
         self.net.encoder.config.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         meta = dict(self.meta, labels=self.labels, thresholds=self.thresholds, calibration=self.calibration, max_length=self.max_length)
+        meta.pop("withheld_labels", None)
+        if self.withheld:
+            meta["withheld_labels"] = self.withheld
         (path / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         return path
 
@@ -270,8 +282,8 @@ class Moderator:
     def _to_scores(self, probs: np.ndarray, ids: Sequence[str | None], texts: Sequence[str]) -> list[Scores]:
         results = []
         for row, id_, cut in zip(probs, ids, self.truncated(texts)):
-            scores = {l: round(float(p), 4) for l, p in zip(self.labels, row)}
-            flagged = [l for l in self.labels if scores[l] >= self.thresholds[l]]
+            scores = {l: round(float(p), 4) for l, p in zip(self.labels, row) if l not in self.withheld}
+            flagged = [l for l in scores if scores[l] >= self.thresholds[l]]
             results.append(Scores(scores=scores, labels=flagged, model=self.name, id=id_, truncated=cut))
         return results
 

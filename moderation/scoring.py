@@ -41,7 +41,7 @@ class Scorer(Protocol):
     """What the pipeline needs from a model (``Moderator`` or a stand-in in tests)."""
 
     name: str
-    labels: list[str]
+    emitted_labels: list[str]  # the labels its Scores carry
 
     def score(self, texts: Sequence[str], ids: Sequence[Any] | None = None) -> list[Scores]: ...
 
@@ -212,8 +212,8 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     """
     journal = start(job, scorer.name, log)
     summary = journal.summary
-    summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
-    columns = job.columns(scorer.labels)
+    summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.emitted_labels}
+    columns = job.columns(scorer.emitted_labels)
     rows = read_inputs(job.inputs, job.fields, job.stdin_format)
     if journal.rows_read:
         skipped = sum(1 for _ in itertools.islice(rows, journal.rows_read))
