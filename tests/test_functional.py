@@ -175,6 +175,11 @@ def test_cli_prints_the_table_and_writes_json(tiny_model_dir: Path, tmp_path: Pa
     assert sum(f["n"] for f in report["per_functionality"].values()) == report["n"]
     bad = CliRunner().invoke(app, [str(tmp_path / "nowhere")])
     assert bad.exit_code == 2 and "error: no model at" in bad.output
+    bad = CliRunner().invoke(app, [str(tiny_model_dir), "--json", str(tmp_path)])
+    assert bad.exit_code == 2 and "error: cannot write" in bad.output
+    broken = _write(tmp_path, ["{"])
+    bad = CliRunner().invoke(app, [str(tiny_model_dir), "--cases", str(broken)])
+    assert bad.exit_code == 2 and "line 1: not JSON" in bad.output
 
 
 # --- the card -------------------------------------------------------------------------------------

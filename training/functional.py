@@ -275,7 +275,11 @@ def main(
     report = run_suite(moderator, cases)
     _print_table(report)
     if json_out:
-        json_out.write_text(json.dumps({"model": moderator.name, **report.to_dict()}, indent=1, ensure_ascii=False) + "\n")
+        try:
+            json_out.write_text(json.dumps({"model": moderator.name, **report.to_dict()}, indent=1, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            typer.echo(f"error: cannot write {json_out}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"wrote {json_out}")
 
 
