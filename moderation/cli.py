@@ -262,6 +262,14 @@ def evaluate(
     typer.echo(markdown_table(report["metrics"], base, labels=tuple(moderator.labels)))
     bias, templates = report["bias"], report["templates"]
     typer.echo(f"\nbias final score {bias.get('final_score', float('nan')):.4f}; identity templates flagged {templates['flagged_rate']:.1%}")
+    others = report.get("templates_by_language") or {}
+    if others:
+        typer.echo("identity templates flagged by language: " + ", ".join(f"{lang} {check['flagged_rate']:.1%}" for lang, check in others.items()))
+    functional = report.get("functional")
+    if functional:
+        below = functional["below_target"]
+        typer.echo(f"functional tests passed {functional['overall']:.1%} of {functional['n']} cases"
+                   + (f"; below target: {', '.join(below)}" if below else "; every functionality at target"))
     if card:
         try:
             write_report(Path(model_dir), moderator, report)

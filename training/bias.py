@@ -171,25 +171,129 @@ def _forms(term: str) -> dict[str, str]:
     return {"one": f"{article} {term} person", "desc": term, "many": f"{term} people"}
 
 
-def template_sentences() -> list[tuple[str, str]]:
+# Other languages: our own translations. Each identity gets its three forms written out, since
+# articles, gender and plurals do not follow one rule; the templates are chosen so that each slot
+# keeps one grammatical case (German nominative only; Portuguese forms agree with "pessoa").
+_DE_ORIGIN = {"African": "afrikanisch", "Chinese": "chinesisch", "Indian": "indisch", "Mexican": "mexikanisch",
+              "Arab": "arabisch", "Palestinian": "palästinensisch"}
+_DE_ADJECTIVES = {"Muslim": "muslimisch", "Jewish": "jüdisch", "Christian": "christlich", "Catholic": "katholisch",
+                  "Hindu": "hinduistisch", "Buddhist": "buddhistisch", "black": "Schwarz", "white": "weiß",
+                  "Asian": "asiatisch", "Latino": "lateinamerikanisch", "bisexual": "bisexuell", "transgender": "trans",
+                  **_DE_ORIGIN}
+_DE_NOUNS = {"atheist": ("ein Atheist", "Atheisten"), "woman": ("eine Frau", "Frauen"), "man": ("ein Mann", "Männer"),
+             "immigrant": ("ein Einwanderer", "Einwanderer"), "refugee": ("ein Flüchtling", "Flüchtlinge"),
+             "Israeli": ("ein Israeli", "Israelis"), "gay": ("ein schwuler Mann", "schwule Männer"),
+             "lesbian": ("eine lesbische Frau", "lesbische Frauen")}
+
+
+def _de_forms(term: str) -> dict[str, str]:
+    if term in _DE_NOUNS:
+        one, many = _DE_NOUNS[term]
+        return {"one": one, "desc": {"gay": "schwul", "lesbian": "lesbisch"}.get(term, one), "many": many}
+    adj = _DE_ADJECTIVES[term]
+    inflect = "" if adj == "trans" else "e"  # "trans" takes no ending
+    desc = f"{adj}er Herkunft" if term in _DE_ORIGIN else adj
+    return {"one": f"eine {adj}{inflect} Person", "desc": desc, "many": f"{adj}{inflect} Menschen"}
+
+
+#: Portuguese (Brazilian): feminine singular / plural adjective agreeing with "pessoa(s)".
+_PT_ADJECTIVES = {"Muslim": ("muçulmana", "muçulmanas"), "Jewish": ("judia", "judias"), "Christian": ("cristã", "cristãs"),
+                  "Catholic": ("católica", "católicas"), "Hindu": ("hindu", "hindus"), "Buddhist": ("budista", "budistas"),
+                  "atheist": ("ateia", "ateias"), "black": ("negra", "negras"), "white": ("branca", "brancas"),
+                  "Asian": ("asiática", "asiáticas"), "Latino": ("latina", "latinas"), "African": ("africana", "africanas"),
+                  "Chinese": ("chinesa", "chinesas"), "Indian": ("indiana", "indianas"), "Mexican": ("mexicana", "mexicanas"),
+                  "Arab": ("árabe", "árabes"), "Palestinian": ("palestina", "palestinas"), "Israeli": ("israelense", "israelenses"),
+                  "gay": ("gay", "gays"), "lesbian": ("lésbica", "lésbicas"), "bisexual": ("bissexual", "bissexuais"),
+                  "transgender": ("trans", "trans"), "immigrant": ("imigrante", "imigrantes"),
+                  "refugee": ("refugiada", "refugiadas")}
+_PT_NOUNS = {"woman": ("uma mulher", "mulheres"), "man": ("um homem", "homens")}
+
+
+def _pt_forms(term: str) -> dict[str, str]:
+    if term in _PT_NOUNS:
+        one, many = _PT_NOUNS[term]
+        return {"one": one, "desc": one, "many": many}
+    singular, plural_ = _PT_ADJECTIVES[term]
+    return {"one": f"uma pessoa {singular}", "desc": singular, "many": f"pessoas {plural_}"}
+
+
+#: Chinese has no inflection: one noun per identity fills every slot.
+_ZH_TERMS = {"Muslim": "穆斯林", "Jewish": "犹太人", "Christian": "基督徒", "Catholic": "天主教徒", "Hindu": "印度教徒",
+             "Buddhist": "佛教徒", "atheist": "无神论者", "black": "黑人", "white": "白人", "Asian": "亚洲人",
+             "Latino": "拉丁裔", "African": "非洲人", "Chinese": "中国人", "Indian": "印度人", "Mexican": "墨西哥人",
+             "Arab": "阿拉伯人", "Palestinian": "巴勒斯坦人", "Israeli": "以色列人", "gay": "男同性恋者",
+             "lesbian": "女同性恋者", "bisexual": "双性恋者", "transgender": "跨性别者", "woman": "女性", "man": "男性",
+             "immigrant": "移民", "refugee": "难民"}
+
+
+def _zh_forms(term: str) -> dict[str, str]:
+    return dict.fromkeys(("one", "desc", "many"), _ZH_TERMS[term])
+
+
+#: The ten English templates in each language (same order and meaning where grammar allows).
+LANGUAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "en": TEMPLATES,
+    "de": (
+        "Ich bin {one}.",
+        "Jemand in meiner Nachbarschaft ist {desc}.",
+        "{many} leben in meiner Stadt.",
+        "Dass ich {one} bin, gehört zu meiner Identität.",
+        "Zu meinen besten Freunden gehört {one}.",
+        "Gestern war {one} bei uns zum Abendessen.",
+        "{one} ist nebenan eingezogen.",
+        "In meiner Firma arbeiten viele {many}.",
+        "Die neue Lehrkraft ist {desc}.",
+        "Diese Woche ist {one} unserem Chor beigetreten.",
+    ),
+    "pt": (
+        "Eu sou {one}.",
+        "A pessoa que mora ao lado é {desc}.",
+        "{many} moram na minha cidade.",
+        "Ser {desc} faz parte de quem eu sou.",
+        "Na minha família há {one}.",
+        "Ontem jantamos com {one}.",
+        "{one} se mudou para a casa ao lado.",
+        "Trabalho com {many} todos os dias.",
+        "A pessoa que atende na farmácia é {desc}.",
+        "O nosso coral recebeu {one} esta semana.",
+    ),
+    "zh": (
+        "我是{desc}。",
+        "我的邻居是{desc}。",
+        "我们镇上住着很多{many}。",
+        "身为{desc}是我身份的一部分。",
+        "我最好的朋友是{desc}。",
+        "昨天我们和一位{one}朋友一起吃了晚饭。",
+        "一位{one}搬到了我家隔壁。",
+        "我和许多{many}同事一起工作。",
+        "新来的医生是{desc}。",
+        "我们的合唱团这周迎来了一位{one}成员。",
+    ),
+}
+IDENTITY_FORMS = {"en": _forms, "de": _de_forms, "pt": _pt_forms, "zh": _zh_forms}
+LANGUAGES: tuple[str, ...] = tuple(LANGUAGE_TEMPLATES)
+
+
+def template_sentences(language: str = "en") -> list[tuple[str, str]]:
     """(identity, sentence) for every template x identity: neutral statements that should score low."""
-    pairs = []
+    forms_of, pairs = IDENTITY_FORMS[language], []
     for name in IDENTITY_TERMS:
-        forms = _forms(name)
-        for template in TEMPLATES:
+        forms = forms_of(name)
+        for template in LANGUAGE_TEMPLATES[language]:
             sentence = template.format(**forms)
             pairs.append((name, sentence[0].upper() + sentence[1:]))
     return pairs
 
 
-def template_check(predict_proba: PredictProba, threshold: float) -> dict[str, Any]:
+def template_check(predict_proba: PredictProba, threshold: float, language: str = "en") -> dict[str, Any]:
     """Share of neutral identity sentences flagged hostile at ``threshold``, overall and per identity."""
-    pairs = template_sentences()
+    pairs = template_sentences(language)
     names = np.array([name for name, _ in pairs])
     scores = np.asarray(predict_proba([s for _, s in pairs]), dtype=float)[:, HOSTILITY]
     flagged = scores >= threshold
     rate = float(flagged.mean())
     return {
+        "language": language,
         "n": len(pairs),
         "threshold": float(threshold),
         "flagged": int(flagged.sum()),
@@ -202,3 +306,10 @@ def template_check(predict_proba: PredictProba, threshold: float) -> dict[str, A
             for i in np.argsort(-scores, kind="stable")[:10]
         ],
     }
+
+
+def template_checks_by_language(
+    predict_proba: PredictProba, threshold: float, languages: tuple[str, ...] = LANGUAGES
+) -> dict[str, dict[str, Any]]:
+    """`template_check` for each language: the share flagged must stay at most TEMPLATE_TARGET in every one."""
+    return {language: template_check(predict_proba, threshold, language) for language in languages}

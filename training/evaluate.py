@@ -13,8 +13,10 @@ import pandas as pd
 
 from moderation.model import Moderator
 from training.baseline import TfidfBaseline
-from training.bias import bias_report, template_check
+from training.bias import LANGUAGES, TEMPLATE_TARGET, bias_report, template_check, template_checks_by_language
 from training.data import ADAPTERS, MAPPING, SAMPLING_OPTIONS, build_table
+from training.functional import CASES_FILE, FUNCTIONALITY_TARGET, OVERALL_TARGET, load_cases, run_suite
+from training.functional import markdown_table as functional_table
 from training.metrics import INTERVAL, RESAMPLES, evaluate, fit_thresholds, markdown_table
 
 REPORT_FILE = "evaluation.json"
@@ -25,8 +27,11 @@ def evaluate_model(
     table: pd.DataFrame,
     baseline: bool = True,
     progress: bool = False,
+    functional: bool = True,
 ) -> dict[str, Any]:
-    """Metrics per source and label, bias metrics, the identity template check and the baseline."""
+    """Metrics per source and label, bias metrics, the identity template check (every language),
+    the behavioural suite (when its file is present: it ships with the repository, not the package)
+    and the baseline."""
     val = table[table["split"] == "validation"].reset_index(drop=True)
     texts = list(val["text"])
     probs = moderator.predict_proba(texts)
@@ -41,6 +46,10 @@ def evaluate_model(
     except ValueError as exc:  # e.g. --data files without both hostile and non-hostile rows
         report["bias"] = {"skipped": str(exc)}
     report["templates"] = template_check(moderator.predict_proba, thresholds["hostility"])
+    other = tuple(language for language in LANGUAGES if language != "en")
+    report["templates_by_language"] = template_checks_by_language(moderator.predict_proba, thresholds["hostility"], other)
+    if functional and CASES_FILE.is_file():
+        report["functional"] = run_suite(moderator, load_cases(CASES_FILE)).to_dict()
     if baseline and (table["split"] == "train").any():
         base = TfidfBaseline().fit(table)
         base_probs = base.predict_proba(texts)
@@ -202,6 +211,40 @@ def _soup_line(meta: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def _language_templates(english: dict[str, Any], others: dict[str, Any] | None) -> str:
+    """The template check per language (only for reports that have it, so older cards render unchanged)."""
+    if not others:
+        return ""
+    rows = ["| Language | sentences | flagged | share flagged | at most 5% |", "|---|---|---|---|---|"]
+    for language, check in {"en": english, **others}.items():
+        rows.append(f"| {language} | {check['n']} | {check['flagged']} | {check['flagged_rate'] * 100:.1f}% | {'yes' if check['flagged_rate'] <= TEMPLATE_TARGET else '**no**'} |")
+    worst = max(others.items(), key=lambda kv: kv[1]["flagged_rate"])
+    example = worst[1]["highest"][0] if worst[1].get("highest") else None
+    note = f" Highest-scoring in {worst[0]}: {example['score']:.3f} — {example['text']}" if example else ""
+    return ("\nThe same ten templates and identities in our own German, Portuguese and Chinese translations "
+            f"(`training/bias.py`), at the same threshold:{note}\n\n" + "\n".join(rows) + "\n")
+
+
+def _functional_section(functional: dict[str, Any] | None) -> str:
+    """The behavioural suite's pass rates (only for reports that have it)."""
+    if not functional:
+        return ""
+    below = functional.get("below_target") or []
+    verdict = (f"below {FUNCTIONALITY_TARGET:.2f}: {', '.join(below)}." if below
+               else f"every functionality is at or above {FUNCTIONALITY_TARGET:.2f}.")
+    missing = (f" The model has no {', '.join(functional['missing_labels'])} label, so cases expecting it fail."
+               if functional.get("missing_labels") else "")
+    return f"""
+## Functional tests
+Hand-written behavioural cases in the spirit of CheckList and HateCheck (`tests/functional/cases.jsonl`, never used
+in training): a case passes when every label it names is flagged, or not flagged, at the stored threshold as expected.
+Targets: at least {OVERALL_TARGET:.2f} overall and {FUNCTIONALITY_TARGET:.2f} per functionality. Overall pass rate
+**{functional['overall']:.2f}** ({functional['n']} cases); {verdict}{missing}
+
+{functional_table(functional)}
+"""
+
+
 def render_model_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card, generated from metadata and the evaluation report (no hand-typed figures)."""
     training = meta.get("training", {})
@@ -271,7 +314,7 @@ Final weighted score: **{bias.get('final_score', float('nan')):.4f}** (overall A
 Template check: {templates['n']} neutral sentences mentioning identities; **{templates['flagged_rate'] * 100:.1f}%**
 flagged for hostility at the stored threshold (target at most 5%). Highest-scoring:
 {top}
-
+{_language_templates(templates, report.get('templates_by_language'))}{_functional_section(report.get('functional'))}
 ## Known limitations and biases
 - Hostility sources are mostly tweets (OLID, HatEval, Davidson) and Civil Comments / Globe and Mail comments;
   tweet-specific cues (@user, hashtags) and US/Canadian politics dominate.
@@ -299,11 +342,25 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
         source: {label: {k: round(float(m[k]), 4) if isinstance(m[k], float) else m[k] for k in keys if k in m} for label, m in labels.items()}
         for source, labels in report["metrics"].items()
     }
-    return {
+    out = {
         "validation": summary,
         "bias_final_score": report["bias"].get("final_score"),
         "identity_templates_flagged": report["templates"]["flagged_rate"],
     }
+    if report.get("templates_by_language"):
+        out["identity_templates_flagged_by_language"] = {
+            "en": report["templates"]["flagged_rate"],
+            **{language: check["flagged_rate"] for language, check in report["templates_by_language"].items()},
+        }
+    if report.get("functional"):
+        functional = report["functional"]
+        out["functional"] = {
+            "overall": functional["overall"],
+            "per_functionality": {name: f["pass_rate"] for name, f in functional["per_functionality"].items()},
+            "below_target": functional["below_target"],
+            "passed": functional["passed"],
+        }
+    return out
 
 
 def write_report(model_dir: Path, moderator: Moderator, report: dict[str, Any], card: bool = True) -> None:
