@@ -15,7 +15,7 @@ from moderation.model import Moderator
 from training.baseline import TfidfBaseline
 from training.bias import LANGUAGES, TEMPLATE_TARGET, bias_report, template_check, template_checks_by_language
 from training.data import ADAPTERS, MAPPING, SAMPLING_OPTIONS, build_table
-from training.functional import CASES_FILE, FUNCTIONALITY_TARGET, OVERALL_TARGET, load_cases, run_suite
+from training.functional import CASES_FILE, FUNCTIONALITY_TARGET, OVERALL_TARGET, label_pass_rates, load_cases, run_suite
 from training.functional import markdown_table as functional_table
 from training.metrics import INTERVAL, RESAMPLES, evaluate, fit_thresholds, markdown_table
 
@@ -49,13 +49,42 @@ def evaluate_model(
     other = tuple(language for language in LANGUAGES if language != "en")
     report["templates_by_language"] = template_checks_by_language(moderator.predict_proba, thresholds["hostility"], other)
     if functional and CASES_FILE.is_file():
-        report["functional"] = run_suite(moderator, load_cases(CASES_FILE)).to_dict()
+        cases = load_cases(CASES_FILE)
+        every_head = run_suite(moderator, cases).to_dict()
+        report["withheld_labels"] = withheld_labels(report["metrics"], every_head)
+        report["functional"] = run_suite(moderator, cases, withheld=list(report["withheld_labels"])).to_dict()
+        if report["withheld_labels"]:
+            report["functional_every_head"] = every_head
     if baseline and (table["split"] == "train").any():
         base = TfidfBaseline().fit(table)
         base_probs = base.predict_proba(texts)
         base_thresholds = fit_thresholds(base_probs, val)
         report["baseline"] = {"metrics": evaluate(base_probs, val, base_thresholds), "thresholds": base_thresholds}
     return report
+
+
+#: A sub-label is emitted only if its pooled validation ROC-AUC reaches this (issue 16) ...
+SUB_LABEL_MIN_AUC = 0.85
+
+
+def withheld_labels(metrics: dict[str, Any], functional: dict[str, Any]) -> dict[str, str]:
+    """Sub-labels that did not earn their place, with the reason: pooled validation ROC-AUC on their own
+    labelled rows under ``SUB_LABEL_MIN_AUC``, or under ``FUNCTIONALITY_TARGET`` of their expectations met in
+    any functionality of the behavioural suite. The primary labels are never withheld."""
+    from moderation.labels import SUB_LABELS
+
+    rates = label_pass_rates(functional.get("results", []))
+    reasons = {}
+    for label in SUB_LABELS:
+        cell = metrics.get("all", {}).get(label)
+        failing = {f: r for f, r in sorted(rates.get(label, {}).items()) if r < FUNCTIONALITY_TARGET}
+        if cell is None:
+            reasons[label] = "no labelled validation rows to measure it on"
+        elif cell["roc_auc"] < SUB_LABEL_MIN_AUC:
+            reasons[label] = f"validation ROC-AUC {cell['roc_auc']:.3f} < {SUB_LABEL_MIN_AUC} on its {cell['n']:,} labelled rows"
+        elif failing:
+            reasons[label] = "behavioural suite: " + ", ".join(f"{f} {r:.2f}" for f, r in failing.items()) + f" < {FUNCTIONALITY_TARGET}"
+    return reasons
 
 
 def recorded_table(cfg: dict[str, Any], data_dir: str | None = None) -> pd.DataFrame:
@@ -245,6 +274,21 @@ Targets: at least {OVERALL_TARGET:.2f} overall and {FUNCTIONALITY_TARGET:.2f} pe
 """
 
 
+def _withheld_section(withheld: dict[str, str] | None) -> str:
+    """Which sub-labels the model does not emit, and why (empty when the suite did not run)."""
+    if withheld is None:
+        return ""
+    if not withheld:
+        return (f"\nEvery sub-label reached validation ROC-AUC {SUB_LABEL_MIN_AUC} on its own rows and "
+                f"{FUNCTIONALITY_TARGET:.2f} of its expectations in every functionality of the suite, so all are emitted.\n")
+    rows = "\n".join(f"| {label} | {reason} |" for label, reason in withheld.items())
+    return (f"\n### Labels withheld\n\nA sub-label is emitted only when it reaches validation ROC-AUC {SUB_LABEL_MIN_AUC} on its "
+            f"own labelled rows and meets {FUNCTIONALITY_TARGET:.2f} of its expectations in every functionality of the "
+            "behavioural suite. These heads are trained but left out of scores and labels (`predict_proba` still has "
+            "their columns); the pass rates above count only the emitted labels.\n\n| label | why |\n|---|---|\n"
+            f"{rows}\n")
+
+
 def render_model_card(meta: dict[str, Any], report: dict[str, Any]) -> str:
     """The model card, generated from metadata and the evaluation report (no hand-typed figures)."""
     training = meta.get("training", {})
@@ -314,7 +358,7 @@ Final weighted score: **{bias.get('final_score', float('nan')):.4f}** (overall A
 Template check: {templates['n']} neutral sentences mentioning identities; **{templates['flagged_rate'] * 100:.1f}%**
 flagged for hostility at the stored threshold (target at most 5%). Highest-scoring:
 {top}
-{_language_templates(templates, report.get('templates_by_language'))}{_functional_section(report.get('functional'))}
+{_language_templates(templates, report.get('templates_by_language'))}{_functional_section(report.get('functional'))}{_withheld_section(report.get('withheld_labels'))}
 ## Known limitations and biases
 - Hostility sources are mostly tweets (OLID, HatEval, Davidson) and Civil Comments / Globe and Mail comments;
   tweet-specific cues (@user, hashtags) and US/Canadian politics dominate.
@@ -370,6 +414,13 @@ def write_report(model_dir: Path, moderator: Moderator, report: dict[str, Any], 
     meta_path = model_dir / "moderation.json"
     meta = json.loads(meta_path.read_text())
     meta["metrics"] = moderator.meta["metrics"]
+    if "withheld_labels" in report:  # the suite ran: its verdict replaces any earlier one
+        moderator.withheld = dict(report["withheld_labels"])
+        meta.pop("withheld_labels", None)
+        if moderator.withheld:
+            meta["withheld_labels"] = moderator.withheld
+        moderator.meta = {k: v for k, v in moderator.meta.items() if k != "withheld_labels"} | (
+            {"withheld_labels": moderator.withheld} if moderator.withheld else {})
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=_json_default) + "\n")
     if card:
         (model_dir / "MODEL_CARD.md").write_text(render_model_card(moderator.meta, report))

@@ -144,8 +144,14 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
     return cases
 
 
-def run_suite(moderator: Scorer, cases: Sequence[Case]) -> FunctionalReport:
-    """Score every case once and check each expected label's flag (probability >= the stored threshold)."""
+def run_suite(moderator: Scorer, cases: Sequence[Case], withheld: Sequence[str] = ()) -> FunctionalReport:
+    """Score every case once and check each expected label's flag (probability >= the stored threshold).
+
+    Expectations on ``withheld`` labels (heads the model does not emit) are dropped, and a case left
+    with none is not counted.
+    """
+    cases = [Case(c.id, c.functionality, c.text, {l: v for l, v in c.expect.items() if l not in withheld}) for c in cases]
+    cases = [c for c in cases if c.expect]
     probs = np.asarray(moderator.predict_proba([c.text for c in cases]), dtype=float)
     column = {label: i for i, label in enumerate(moderator.labels)}
     results, missing_labels = [], set()
@@ -164,6 +170,18 @@ def run_suite(moderator: Scorer, cases: Sequence[Case]) -> FunctionalReport:
         f["pass_rate"] = f["passed"] / f["n"]
     overall = sum(r.passed for r in results) / len(results) if results else float("nan")
     return FunctionalReport(results, per, overall, sorted(missing_labels))
+
+
+def label_pass_rates(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per label and functionality, the share of that label's expectations the model met (from ``to_dict()["results"]``)."""
+    counts: dict[str, dict[str, list[int]]] = {}
+    for r in results:
+        for label in r["expect"]:
+            met = label not in r["wrong"] and label not in r["missing"]
+            cell = counts.setdefault(label, {}).setdefault(r["functionality"], [0, 0])
+            cell[0] += int(met)
+            cell[1] += 1
+    return {label: {f: ok / n for f, (ok, n) in per.items()} for label, per in counts.items()}
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
