@@ -93,8 +93,11 @@ class Registry:
             fh.write(json.dumps(record) + "\n")
 
     def promote(self, name: str, force: bool = False) -> ModelInfo:
-        """Make ``name`` the default; refused if its regression gate failed, unless forced."""
+        """Make ``name`` the default; refused if its regression gate failed, unless forced.
+        Promoting the current default changes nothing (no history entry: the file is tracked in git)."""
         info = self.get(name)
+        if info.is_default:
+            return info
         gate = info.meta.get("regression_gate") or {}
         if gate.get("passed") is False and not force:
             raise GateError(f"{info.name} failed its regression gate ({gate.get('summary', 'see metadata')}); use --force to promote anyway")
