@@ -496,6 +496,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, metavar="N", help="Processes; each loads the model and shares the cores.")] = 1,
     api_key_env: Annotated[Optional[str], typer.Option(metavar="VAR", help="Variable holding the API key clients must send (X-API-Key or ?key=) \\[default: MODERATION_API_KEY, if set].", show_default=False)] = None,
     coral_secret_env: Annotated[str, typer.Option(metavar="VAR", help="Variable holding Coral's signing secret (enables POST /v1/coral).")] = "MODERATION_CORAL_SECRET",
+    metrics_token_env: Annotated[Optional[str], typer.Option(metavar="VAR", help="Variable holding a token GET /metrics then requires as 'Authorization: Bearer TOKEN' (default: /metrics is open).", show_default=False)] = None,
     threshold: Annotated[Optional[list[str]], typer.Option(metavar="LABEL=P", help="LABEL=P: override the model's threshold for the labels returned (repeatable).", show_default=False)] = None,
     coral_threshold: Annotated[Optional[list[str]], typer.Option(metavar="LABEL=P", help="LABEL=P: flag in Coral when a label scores above P (repeatable) \\[default: hostility=0.8].", show_default=False)] = None,
     coral_status: Annotated[str, typer.Option(metavar="STATUS", help="Coral status for flagged comments: SYSTEM_WITHHELD, PREMOD, REJECTED or NONE.")] = "SYSTEM_WITHHELD",
@@ -516,13 +517,14 @@ def serve(
     from moderation.service.server import serve as run_server
     from moderation.service.settings import DEFAULT_API_KEY_ENV, Settings
 
-    if api_key_env and not os.environ.get(api_key_env):
-        _fail(f"--api-key-env {api_key_env}: that environment variable is not set")
+    for flag, name in (("--api-key-env", api_key_env), ("--metrics-token-env", metrics_token_env)):
+        if name and not os.environ.get(name):
+            _fail(f"{flag} {name}: that environment variable is not set")
     path = check_model_dir(model)  # a missing or broken model fails here, before the port is bound
     try:
         settings = Settings(
             model_dir=str(path), host=host, port=port, workers=workers,
-            api_key_env=api_key_env or DEFAULT_API_KEY_ENV, coral_secret_env=coral_secret_env,
+            api_key_env=api_key_env or DEFAULT_API_KEY_ENV, coral_secret_env=coral_secret_env, metrics_token_env=metrics_token_env,
             max_body_bytes=max_body_bytes, max_comments=max_comments, queue_size=queue_size, max_batch=max_batch,
             max_wait_ms=max_wait_ms, forward_batch=forward_batch, timeout_s=timeout, feedback_dir=str(feedback_dir), log_text=log_text,
             log_level=log_level.lower(), coral_status=coral_status, backend=backend,
