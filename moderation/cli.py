@@ -329,6 +329,38 @@ def models_promote(
     typer.echo(f"default -> {info.name} ({info.version})")
 
 
+@models_app.command(
+    "install",
+    epilog="Examples:\n\n"
+    "  moderation models install ~/moderation/models/default    (a model folder, e.g. from a clone)\n\n"
+    "  moderation models install moderation-minilm-1.3.0.tar.gz\n\n"
+    "  moderation models install https://example.org/moderation-minilm-1.3.0.tar.gz\n\n"
+    "Without --models-dir or $MODERATION_MODELS_DIR, an installed package keeps its models in "
+    "$XDG_DATA_HOME/moderation/models (~/.local/share/moderation/models), where Moderator.load() looks.\n",
+)
+def models_install(
+    source: Annotated[str, typer.Argument(help="A model folder, a .tar.gz or .zip of one, or an http(s) URL of such an archive.", show_default=False)],
+    promote: Annotated[Optional[bool], typer.Option("--promote/--no-promote", help="Make it the default (default: only if there is none yet).", show_default=False)] = None,
+    models_dir: ModelsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No download progress.")] = False,
+) -> None:
+    """Copy a model into the registry (read-only, named NAME-VERSION), so Moderator.load() and every command find it."""
+    from moderation.registry import Registry
+
+    registry = Registry(models_dir)
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI") or not source.startswith(("http://", "https://")):
+        info, copied = registry.install(source, promote)
+    else:
+        from rich.console import Console
+        from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("downloading", total=None)
+            info, copied = registry.install(source, promote, on_bytes=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(f"{'installed' if copied else 'already installed:'} {info.name} ({info.version}) in {registry.root}"
+               + ("; it is the default" if info.is_default else f"; the default is unchanged (moderation models promote {info.name})"))
+
+
 @models_app.command("rollback", epilog="Example:\n\n  moderation models rollback\n")
 def models_rollback(models_dir: ModelsDir = None) -> None:
     """Point 'default' back at the previous default."""
