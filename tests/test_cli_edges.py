@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -182,12 +183,12 @@ def test_the_readme_first_commands_output_is_git_ignored() -> None:
         assert subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT).returncode == 0, name
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
     ctx = click.Context(group)
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
-        found += _commands(command, prefix + (name,)) if isinstance(command, click.Group) else [prefix + (name,)]
+        found += _commands(command, prefix + (name,)) if hasattr(command, "list_commands") else [prefix + (name,)]
     return found
 
 

@@ -33,8 +33,14 @@ def run(*cmd: object, **kw: object) -> subprocess.CompletedProcess:
 
 
 def test_a_wheel_installed_elsewhere_scores_a_seed_page(tmp_path: Path) -> None:
-    dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
-    built = run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-build-isolation", "-w", dist)
+    src, dist, venv, work = tmp_path / "src", tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
+    # Built from a copy: setuptools builds in the source tree, and a build/ left there could leak stale files.
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("moderation", "training"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    built = run(sys.executable, "-m", "pip", "wheel", src, "--no-deps", "--no-build-isolation", "-w", dist)
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("moderation-*.whl")
     assert wheel.stat().st_size < 5_000_000  # code only: the model is installed separately
