@@ -23,7 +23,7 @@ from moderation.types import check_backend
 
 if TYPE_CHECKING:
     from moderation.io import Fields
-    from moderation.scoring import Summary
+    from moderation.scoring import Job, Scorer, Summary
 
 class _App(typer.Typer):
     """A Typer whose commands turn user-caused errors into one ``error:`` line and an exit code."""
@@ -76,21 +76,20 @@ def _fail(message: str, code: int = 2) -> None:
 @app.command(epilog="Examples:\n\n  moderation extract page.txt\n\n  moderation extract dumps/*.html --output pages.jsonl\n" + EXIT_CODES)
 def extract(
     files: Annotated[list[Path], typer.Argument(help="Page dumps: plain text, Markdown or HTML.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout (its folder must exist).")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any file could not be read.")] = False,
 ) -> None:
     """Split page dumps into article, boilerplate, translations and comments (one JSON line per file)."""
     from moderation.extract import extract_path
     from moderation.io import check_output
 
+    if output and str(output) == "-":
+        output = None  # stdout, as without --output
     if output:
         try:
             check_output(output, files)
-            output.parent.mkdir(parents=True, exist_ok=True)
         except ModerationError as exc:
             _fail(str(exc))
-        except OSError as exc:
-            _fail(f"{output}: cannot create its folder ({exc.strerror or exc})")
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     failed = 0
     try:
@@ -330,8 +329,44 @@ def models_promote(
     """Atomically point 'default' at NAME."""
     from moderation.registry import Registry
 
-    info = Registry(models_dir).promote(name, force=force)
+    registry = Registry(models_dir)
+    if registry.get(name).is_default:
+        typer.echo(f"{registry.get(name).name} is already the default; nothing changed")
+        return
+    info = registry.promote(name, force=force)
     typer.echo(f"default -> {info.name} ({info.version})")
+
+
+@models_app.command(
+    "install",
+    epilog="Examples:\n\n"
+    "  moderation models install ~/moderation/models/default    (a model folder, e.g. from a clone)\n\n"
+    "  moderation models install moderation-minilm-1.3.0.tar.gz\n\n"
+    "  moderation models install https://example.org/moderation-minilm-1.3.0.tar.gz\n\n"
+    "Without --models-dir or $MODERATION_MODELS_DIR, an installed package keeps its models in "
+    "$XDG_DATA_HOME/moderation/models (~/.local/share/moderation/models), where Moderator.load() looks.\n",
+)
+def models_install(
+    source: Annotated[str, typer.Argument(help="A model folder, a .tar.gz or .zip of one, or an http(s) URL of such an archive.", show_default=False)],
+    promote: Annotated[Optional[bool], typer.Option("--promote/--no-promote", help="Make it the default (default: only if there is none yet).", show_default=False)] = None,
+    models_dir: ModelsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No download progress.")] = False,
+) -> None:
+    """Copy a model into the registry (read-only, named NAME-VERSION), so Moderator.load() and every command find it."""
+    from moderation.registry import Registry
+
+    registry = Registry(models_dir)
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI") or not source.startswith(("http://", "https://")):
+        info, copied = registry.install(source, promote)
+    else:
+        from rich.console import Console
+        from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("downloading", total=None)
+            info, copied = registry.install(source, promote, on_bytes=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(f"{'installed' if copied else 'already installed:'} {info.name} ({info.version}) in {registry.root}"
+               + ("; it is the default" if info.is_default else f"; the default is unchanged (moderation models promote {info.name})"))
 
 
 @models_app.command("rollback", epilog="Example:\n\n  moderation models rollback\n")
@@ -362,7 +397,7 @@ SCORE_EPILOG = (
 @app.command(epilog=SCORE_EPILOG)
 def score(
     inputs: Annotated[list[str], typer.Argument(help="Comment tables (.jsonl, .csv, .tsv, .parquet; .gz ok), page dumps or HTML files, folders of them, or - for stdin.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.jsonl, .csv or .parquet).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.jsonl, .csv or .parquet; its folder must exist), or - for stdout (JSONL; CSV with --format csv).", show_default=False)],
     text_field: Annotated[str, typer.Option(help="Input field holding the comment text.")] = "text",
     id_field: Annotated[Optional[str], typer.Option(help="Input field holding the id (default: 'id' if present, else the row number).", show_default=False)] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="Output format: jsonl, csv or parquet (default: from the output extension).", show_default=False)] = None,
@@ -372,12 +407,13 @@ def score(
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: the shipped models/default).", show_default=False)] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row was rejected.")] = False,
+    encoding: Annotated[str, typer.Option(help="Text encoding of JSONL, CSV and TSV inputs, e.g. cp1252 or latin-1 for older Excel exports.")] = "utf-8",
     stdin_format: Annotated[str, typer.Option(help="What - holds: auto (JSONL, CSV/TSV, HTML or Parquet, told by the first line that is not blank), jsonl, csv, tsv, parquet or page (a plain-text or HTML page dump).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report model, settings and each committed chunk.")] = False,
 ) -> None:
     """Score comment tables and page dumps for hostility and misinformation: one output record per comment, in input order."""
-    from moderation.io import RESERVED, STDIN, STDIN_FORMATS, Fields, check_inputs, check_output, expand_inputs, output_format
+    from moderation.io import RESERVED, STDIN, STDIN_FORMATS, Fields, check_encoding, check_inputs, check_output, expand_inputs, output_format
 
     keep = tuple(dict.fromkeys(k.strip() for k in (keep_fields or "").split(",") if k.strip()))
     if clash := [k for k in keep if k in RESERVED]:
@@ -393,7 +429,7 @@ def score(
     except ValueError as exc:
         _fail(str(exc))
     try:
-        fields = Fields(text_field, id_field, keep)
+        fields = Fields(text_field, id_field, keep, check_encoding(encoding))
         paths = expand_inputs(inputs)
         check_output(output, paths)
         fmt = output_format(str(output), fmt)
@@ -406,14 +442,15 @@ def score(
         _fail(f"{exc.filename or output}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail(f"interrupted; finished chunks are kept in {output}.partial/: rerun with --resume to continue", 130)
+    to_stdout = str(output) == STDIN
     if not quiet:
         typer.echo(summary.text(), err=True)
-        if summary.rejected:
+        if summary.rejected and not to_stdout:
             typer.echo(f"{summary.rejected:,} rejected rows listed in {output}.errors.jsonl", err=True)
     if summary.scored == 0 and summary.rejected == 0:
         _fail("nothing to score: the inputs hold no rows")
     if summary.scored == 0:
-        _fail(f"nothing could be read: no row was scored (see {output}.errors.jsonl)")
+        _fail("nothing could be read: no row was scored (" + ("the rejected rows are listed above)" if to_stdout else f"see {output}.errors.jsonl)"))
     if strict and summary.rejected:
         raise typer.Exit(1)
 
@@ -421,22 +458,38 @@ def score(
 def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resume: bool, batch_size: Optional[int],
                model: Optional[Path], backend: str, stdin_format: str, show_progress: bool, verbose: bool) -> "Summary":
     """Load the model (heavy imports start here) and run the pipeline, with a progress bar on a TTY."""
-    from moderation.io import estimate_rows
-    from moderation.scoring import Job, run
-
-    def log(message: str) -> None:
-        if verbose:
-            typer.echo(message, err=True)
-
     import torch
+
+    from moderation.scoring import Job
 
     from moderation.model import Moderator
 
     scorer = Moderator.load(model, backend=backend)
     if batch_size:
         scorer.batch_size = batch_size
-    log(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
-    job = Job(paths, output, fmt, fields, resume, stdin_format)
+    if verbose:
+        typer.echo(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads", err=True)
+    if str(output) == "-":  # stdout: chunks are built in a scratch folder and streamed out one by one
+        import shutil
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="moderation-score-"))
+        try:
+            job = Job(paths, scratch / f"stdout.{fmt}", fmt, fields, resume, stdin_format, stream=sys.stdout.buffer)
+            return _run_job(scorer, job, show_progress, verbose)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _run_job(scorer, Job(paths, output, fmt, fields, resume, stdin_format), show_progress, verbose)
+
+
+def _run_job(scorer: "Scorer", job: "Job", show_progress: bool, verbose: bool) -> "Summary":
+    """Run the pipeline, with a progress bar (rate and ETA) when asked."""
+    from moderation.io import estimate_rows
+    from moderation.scoring import run
+
+    def log(message: str) -> None:
+        if verbose:
+            typer.echo(message, err=True)
 
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
@@ -448,7 +501,7 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
 
     columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("score", total=estimate_rows(paths), rate="")
+        task = bar.add_task("score", total=estimate_rows(job.inputs), rate="")
         started = time.perf_counter()
         done = 0
 
@@ -477,39 +530,41 @@ SERVE_EPILOG = (
 
 @app.command(epilog=SERVE_EPILOG)
 def serve(
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory \\[default: the shipped models/default].", show_default=False)] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Processes; each loads the model and shares the cores.")] = 1,
-    api_key_env: Annotated[Optional[str], typer.Option(help="Variable holding the API key clients must send (X-API-Key or ?key=) \\[default: MODERATION_API_KEY, if set].", show_default=False)] = None,
-    coral_secret_env: Annotated[str, typer.Option(help="Variable holding Coral's signing secret (enables POST /v1/coral).")] = "MODERATION_CORAL_SECRET",
-    threshold: Annotated[Optional[list[str]], typer.Option(help="LABEL=P: override the model's threshold for the labels returned (repeatable).", show_default=False)] = None,
-    coral_threshold: Annotated[Optional[list[str]], typer.Option(help="LABEL=P: flag in Coral when a label scores above P (repeatable) \\[default: hostility=0.8].", show_default=False)] = None,
-    coral_status: Annotated[str, typer.Option(help="Coral status for flagged comments: SYSTEM_WITHHELD, PREMOD, REJECTED or NONE.")] = "SYSTEM_WITHHELD",
-    max_body_bytes: Annotated[int, typer.Option(min=1, help="Larger request bodies get 413.")] = 1_000_000,
-    max_comments: Annotated[int, typer.Option(min=1, help="More comments in one request get 413.")] = 256,
-    queue_size: Annotated[int, typer.Option(min=1, help="Comments waiting for the model; beyond it, 503 with Retry-After.")] = 2048,
-    max_batch: Annotated[int, typer.Option(min=1, help="Comments per forward pass.")] = 64,
-    max_wait_ms: Annotated[float, typer.Option(min=0, help="How long a comment may wait for others to share its forward pass.")] = 5.0,
-    forward_batch: Annotated[Optional[int], typer.Option(min=1, help="Sub-batch size inside a forward pass (length-sorted, so less padding; default: 16 on torch, 64 on bf16).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option(min=0.001, help="Per-request timeout in seconds, queueing included (504 past it).")] = 30.0,
-    feedback_dir: Annotated[Path, typer.Option(help="Where comments:suggestscore writes label files.")] = Path("feedback"),
-    log_text: Annotated[bool, typer.Option(help="Also log comment texts (off: texts never reach the log).")] = False,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", metavar="DIR", help="Model directory \\[default: the shipped models/default].", show_default=False)] = None,
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="Processes; each loads the model and shares the cores.")] = 1,
+    api_key_env: Annotated[Optional[str], typer.Option(metavar="VAR", help="Variable holding the API key clients must send (X-API-Key or ?key=) \\[default: MODERATION_API_KEY, if set].", show_default=False)] = None,
+    coral_secret_env: Annotated[str, typer.Option(metavar="VAR", help="Variable holding Coral's signing secret (enables POST /v1/coral).")] = "MODERATION_CORAL_SECRET",
+    metrics_token_env: Annotated[Optional[str], typer.Option(metavar="VAR", help="Variable holding a token GET /metrics then requires as 'Authorization: Bearer TOKEN' (default: /metrics is open).", show_default=False)] = None,
+    threshold: Annotated[Optional[list[str]], typer.Option(metavar="LABEL=P", help="LABEL=P: override the model's threshold for the labels returned (repeatable).", show_default=False)] = None,
+    coral_threshold: Annotated[Optional[list[str]], typer.Option(metavar="LABEL=P", help="LABEL=P: flag in Coral when a label scores above P (repeatable) \\[default: hostility=0.8].", show_default=False)] = None,
+    coral_status: Annotated[str, typer.Option(metavar="STATUS", help="Coral status for flagged comments: SYSTEM_WITHHELD, PREMOD, REJECTED or NONE.")] = "SYSTEM_WITHHELD",
+    max_body_bytes: Annotated[int, typer.Option(min=1, metavar="BYTES", help="Larger request bodies get 413.")] = 1_000_000,
+    max_comments: Annotated[int, typer.Option(min=1, metavar="N", help="More comments in one request get 413.")] = 256,
+    queue_size: Annotated[int, typer.Option(min=1, metavar="N", help="Comments waiting for the model; beyond it, 503 with Retry-After.")] = 2048,
+    max_batch: Annotated[int, typer.Option(min=1, metavar="N", help="Comments per forward pass.")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(min=0, metavar="MS", help="How long a comment may wait for others to share its forward pass.")] = 5.0,
+    forward_batch: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="Sub-batch size inside a forward pass (length-sorted, so less padding; default: 16 on torch, 64 on bf16).", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(min=0.001, metavar="SECONDS", help="Per-request timeout in seconds, queueing included (504 past it).")] = 30.0,
+    feedback_dir: Annotated[Path, typer.Option(metavar="DIR", help="Where comments:suggestscore writes label files.")] = Path("feedback"),
+    log_text: Annotated[bool, typer.Option("--log-text", help="Also log comment texts (off: texts never reach the log).")] = False,
+    log_level: Annotated[str, typer.Option(metavar="LEVEL", help="debug, info, warning or error.")] = "info",
+    backend: Annotated[str, typer.Option(metavar="NAME", help=BACKEND_HELP)] = "auto",
 ) -> None:
     """Serve the model over HTTP: native batch API, Perspective-compatible API and Coral Talk moderation."""
     from moderation.model import check_model_dir
     from moderation.service.server import serve as run_server
     from moderation.service.settings import DEFAULT_API_KEY_ENV, Settings
 
-    if api_key_env and not os.environ.get(api_key_env):
-        _fail(f"--api-key-env {api_key_env}: that environment variable is not set")
+    for flag, name in (("--api-key-env", api_key_env), ("--metrics-token-env", metrics_token_env)):
+        if name and not os.environ.get(name):
+            _fail(f"{flag} {name}: that environment variable is not set")
     path = check_model_dir(model)  # a missing or broken model fails here, before the port is bound
     try:
         settings = Settings(
             model_dir=str(path), host=host, port=port, workers=workers,
-            api_key_env=api_key_env or DEFAULT_API_KEY_ENV, coral_secret_env=coral_secret_env,
+            api_key_env=api_key_env or DEFAULT_API_KEY_ENV, coral_secret_env=coral_secret_env, metrics_token_env=metrics_token_env,
             max_body_bytes=max_body_bytes, max_comments=max_comments, queue_size=queue_size, max_batch=max_batch,
             max_wait_ms=max_wait_ms, forward_batch=forward_batch, timeout_s=timeout, feedback_dir=str(feedback_dir), log_text=log_text,
             log_level=log_level.lower(), coral_status=coral_status, backend=backend,

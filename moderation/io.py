@@ -71,6 +71,7 @@ class Fields:
     text: str = "text"
     id: str | None = None  # None: use "id" when present, else the row number
     keep: tuple[str, ...] = ()
+    encoding: str = "utf-8"  # of JSONL/CSV/TSV bytes (Parquet strings are UTF-8 by its format)
 
     @property
     def id_name(self) -> str:
@@ -173,12 +174,32 @@ def _row(source: str, line: int, obj: dict[str, Any], fields: Fields, row_number
     return row
 
 
-def _decode(raw: bytes) -> tuple[str, str | None]:
-    """Strict UTF-8; on failure the row is rejected (lenient text is kept only for parsing on)."""
+def check_encoding(name: str) -> str:
+    """A codec Python knows, and one that keeps ASCII (newlines, commas, quotes, braces) as single bytes,
+    since rows are split on those bytes before decoding; returns its canonical name."""
+    import codecs
+
     try:
-        return raw.decode("utf-8"), None
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise InputError(f"--encoding {name}: unknown encoding (examples: utf-8, latin-1, cp1252)") from None
+    probe = "\n\t,\"{}[]:az09 "
+    try:
+        ascii_safe = probe.encode(canonical) == probe.encode("ascii")
+    except (UnicodeError, LookupError):
+        ascii_safe = False
+    if not ascii_safe:
+        raise InputError(f"--encoding {name}: only encodings that extend ASCII are read (convert first: iconv -f {name} -t utf-8)")
+    return canonical
+
+
+def _decode(raw: bytes, encoding: str = "utf-8") -> tuple[str, str | None]:
+    """Strict decoding; on failure the row is rejected (lenient text is kept only for parsing on)."""
+    try:
+        return raw.decode(encoding), None
     except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte {exc.start} of the row"
+        name = "UTF-8" if encoding.replace("_", "-") == "utf-8" else encoding
+        return raw.decode(encoding, errors="replace"), f"invalid {name} at byte {exc.start} of the row"
 
 
 def read_jsonl(lines: Iterable[bytes], source: str, fields: Fields) -> Iterator[Row]:
@@ -193,16 +214,17 @@ def read_jsonl(lines: Iterable[bytes], source: str, fields: Fields) -> Iterator[
     for line_no, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
-        text, reason = _decode(raw)
+        text, reason = _decode(raw, fields.encoding)
         obj = None
         if not reason:
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
+                # json's own message may already end in "at" ("Invalid control character at").
+                reason = f"malformed JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
             else:
                 if not isinstance(obj, dict):
-                    reason = f"not a JSON object but {type(obj).__name__}"
+                    reason = f"not a JSON object but {type(obj).__name__} (JSONL is one object per line)"
         row = Row(source, line_no, line_no, reason=reason) if reason else _row(source, line_no, obj, fields, line_no)
         if pending is None:
             yield row
@@ -222,13 +244,37 @@ def read_jsonl(lines: Iterable[bytes], source: str, fields: Fields) -> Iterator[
         yield from pending
 
 
+def _jsonl_or_array(lines: Iterable[bytes], source: str, encoding: str) -> Iterator[bytes]:
+    """JSONL lines as they are; a file that is one JSON array (``[{...}, ...]``, read whole) becomes
+    one line per element, so its rows are checked and numbered like JSONL rows."""
+    lines = iter(lines)
+    head: list[bytes] = []
+    for line in lines:
+        head.append(line)
+        if line.strip():
+            break
+    if not (head and head[-1].lstrip().startswith(b"[")):
+        yield from itertools.chain(head, lines)
+        return
+    text, bad = _decode(b"".join(itertools.chain(head, lines)), encoding)
+    if bad:
+        raise InputError(f"{source}: {bad.removesuffix(' of the row')}")
+    try:
+        array = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: malformed JSON array ({exc.msg.removesuffix(' at')} at line {exc.lineno}, "
+                         f"column {exc.colno}); expected JSONL (one object per line) or one array of objects") from None
+    for item in array:
+        yield json.dumps(item).encode("utf-8") + b"\n"
+
+
 def read_csv(lines: Iterable[bytes], source: str, fields: Fields, delimiter: str) -> Iterator[Row]:
     """CSV/TSV with a header row; a row spanning lines is rejected if any of them is not UTF-8."""
     bad_lines: dict[int, str] = {}
 
     def decoded() -> Iterator[str]:
         for n, raw in enumerate(lines, 1):
-            text, bad = _decode(raw)
+            text, bad = _decode(raw, fields.encoding)
             if bad:
                 bad_lines[n] = bad
             yield text
@@ -328,7 +374,7 @@ def _sniff_stdin(head: bytes) -> str:
     body = head.lstrip()  # HTML pages often start with a blank line
     if not body:
         return "jsonl"  # empty stdin: no rows, whatever the format
-    if body.startswith(b"{"):
+    if body.startswith((b"{", b"[")):  # a JSON array of objects is read like JSONL
         return "jsonl"
     if body.startswith(b"<"):
         return "page"
@@ -407,7 +453,7 @@ def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterato
         rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data)
     else:
         lines = itertools.chain(head, stream) if from_stdin else _lines(path)
-        rows = read_jsonl(lines, path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
+        rows = read_jsonl(_jsonl_or_array(lines, path, fields.encoding), path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
     try:
         first_row = next(rows, None)
     except InputError as exc:
@@ -450,7 +496,13 @@ def read_inputs(paths: Sequence[str], fields: Fields, stdin_format: str = "auto"
 
 
 def check_output(output: Path, inputs: Iterable[str | os.PathLike]) -> None:
-    """Refuse an output that is a folder or one of the inputs (writing it would destroy that input)."""
+    """Refuse an output that is a folder or one of the inputs (writing it would destroy that input), or
+    whose folder does not exist: a typo in a path should fail, not create a stray tree (as cp and tee do)."""
+    if str(output) == STDIN:
+        return
+    if not output.parent.is_dir():
+        problem = "is not a folder" if output.parent.exists() else "does not exist"
+        raise InputError(f"{output}: {output.parent} {problem}; create the folder first (--output never creates one)")
     if output.is_dir():
         raise InputError(f"{output}: is a folder; --output needs a file name")
     if output.exists() and any(str(p) != STDIN and Path(p).exists() and output.samefile(p) for p in inputs):
@@ -458,6 +510,11 @@ def check_output(output: Path, inputs: Iterable[str | os.PathLike]) -> None:
 
 
 def output_format(path: str, fmt: str | None) -> str:
+    """The output format: ``fmt``, else from the extension; ``-`` (stdout) is JSONL unless told otherwise."""
+    if path == STDIN:
+        if fmt == "parquet":
+            raise InputError("--output -: Parquet cannot be streamed to stdout; write a .parquet file instead")
+        fmt = fmt or "jsonl"
     if fmt:
         if fmt not in OUTPUT_FORMATS:
             raise InputError(f"unknown output format {fmt!r} (use {', '.join(OUTPUT_FORMATS)})")

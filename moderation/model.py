@@ -40,8 +40,17 @@ MAX_WINDOWS = 32
 
 
 def default_models_dir() -> Path:
+    """``$MODERATION_MODELS_DIR``; else ``models/`` of the checkout this code runs from (a clone or an
+    editable install); else, for an installed wheel, the user's data folder
+    (``$XDG_DATA_HOME/moderation/models``, by default ``~/.local/share/moderation/models``), where
+    ``moderation models install`` puts models."""
     env = os.environ.get(MODELS_DIR_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
+        return checkout / "models"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "moderation" / "models"
 
 
 def default_model_path() -> Path:
@@ -372,9 +381,13 @@ def check_model_dir(path: str | os.PathLike | None = None) -> Path:
 
 def model_dir(path: str | os.PathLike | None = None) -> Path:
     """The model directory to load (default model, registry pointers followed); fails if absent."""
+    given = path is not None
     path = Path(path) if path is not None else default_model_path()
     if path.is_symlink():  # a registry pointer such as models/default: report the real folder
         path = path.resolve()
+    if not given and not (path / META_FILE).is_file():
+        raise ModelError(f"no default model in {path.parent}: install one with `moderation models install PATH|URL` "
+                         f"(a model folder or an archive of one), or pass a model folder")
     if not (path / META_FILE).is_file():
         raise ModelError(f"no model at {path}: {META_FILE} not found")
     return path

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from moderation.errors import GateError, ModelError
-from moderation.model import META_FILE, WEIGHTS_FILE, default_models_dir, read_meta
+from moderation.model import META_FILE, WEIGHTS_FILE, check_model_dir, default_models_dir, read_meta
 
 POINTER = "default"
 HISTORY = "history.jsonl"
@@ -93,8 +96,11 @@ class Registry:
             fh.write(json.dumps(record) + "\n")
 
     def promote(self, name: str, force: bool = False) -> ModelInfo:
-        """Make ``name`` the default; refused if its regression gate failed, unless forced."""
+        """Make ``name`` the default; refused if its regression gate failed, unless forced.
+        Promoting the current default changes nothing (no history entry: the file is tracked in git)."""
         info = self.get(name)
+        if info.is_default:
+            return info
         gate = info.meta.get("regression_gate") or {}
         if gate.get("passed") is False and not force:
             raise GateError(f"{info.name} failed its regression gate ({gate.get('summary', 'see metadata')}); use --force to promote anyway")
@@ -123,6 +129,30 @@ class Registry:
         self._switch(earlier[-1], "rollback")
         return self.get(earlier[-1])
 
+    def install(self, source: str, promote: bool | None = None,
+                on_bytes: Callable[[int, int | None], None] = lambda done, total: None) -> tuple[ModelInfo, bool]:
+        """Copy a model into the registry from a folder, a ``.tar.gz``/``.zip`` of one, or an http(s) URL of such
+        an archive; the copy is named ``NAME-VERSION`` from its metadata and made read-only. It becomes the
+        default when ``promote`` is true, or when ``promote`` is None and there is no default yet.
+        Returns the model and whether it was copied (False: that version was already installed)."""
+        with tempfile.TemporaryDirectory(prefix="moderation-install-") as scratch:
+            folder = _model_source(source, Path(scratch), on_bytes)
+            check_model_dir(folder)  # complete and loadable, before anything lands in the registry
+            meta = read_meta(folder)
+            name = f"{meta.get('name', 'model')}-{meta.get('version', '0')}"
+            target = self.root / name
+            copied = not (target / META_FILE).is_file()
+            if copied:
+                self.root.mkdir(parents=True, exist_ok=True)
+                staging = self.root / f".{name}.installing"
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(folder, staging)  # symlinks are followed: the registry holds real files
+                freeze(staging)
+                os.replace(staging, target)  # appears whole or not at all
+        if promote or (promote is None and self._default_target() is None):
+            self.promote(name)
+        return self.get(name), copied
+
     def history(self) -> list[dict[str, Any]]:
         path = self.root / HISTORY
         if not path.is_file():
@@ -146,3 +176,52 @@ def freeze(path: Path) -> None:
     for file in path.rglob("*"):
         if file.is_file():
             file.chmod(file.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+def _model_source(source: str, scratch: Path, on_bytes: Callable[[int, int | None], None]) -> Path:
+    """The model folder ``source`` names: itself, or unpacked into ``scratch`` from a local or downloaded archive."""
+    if source.startswith(("http://", "https://")):
+        archive = scratch / ("download" + next((s for s in ARCHIVES if source.split("?")[0].endswith(s)), ".tar.gz"))
+        _download(source, archive, on_bytes)
+    else:
+        archive = Path(source)
+        if archive.is_dir():
+            return archive.resolve()
+        if not archive.exists():
+            raise ModelError(f"{source}: no such model folder or archive")
+    import tarfile
+    import zipfile
+
+    unpacked = scratch / "unpacked"
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(unpacked)
+        else:
+            with tarfile.open(archive) as tf:
+                tf.extractall(unpacked, filter="data")  # refuses absolute paths, .. and device files
+    except (OSError, EOFError, ValueError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{source}: not a readable .tar.gz or .zip archive of a model folder ({str(exc).splitlines()[0]})") from None
+    found = sorted(meta.parent for meta in unpacked.rglob(META_FILE))
+    if len(found) != 1:
+        raise ModelError(f"{source}: the archive must hold one model folder (one {META_FILE}); found {len(found)}")
+    return found[0]
+
+
+def _download(url: str, dest: Path, on_bytes: Callable[[int, int | None], None]) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            while block := response.read(1 << 20):
+                out.write(block)
+                done += len(block)
+                on_bytes(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ModelError(f"{url}: download failed ({getattr(exc, 'reason', None) or exc})") from None

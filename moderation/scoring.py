@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from moderation.errors import InputError
 from moderation.io import PAGE_FIELDS, STDIN, Columns, Fields, Row, concat_chunks, input_kind, read_inputs, stdin_kind, write_chunk
@@ -75,6 +75,9 @@ class Job:
     fields: Fields = field(default_factory=Fields)
     resume: bool = False
     stdin_format: str = "auto"  # what ``-`` holds: one of STDIN_FORMATS
+    #: ``--output -``: each committed chunk is copied here (``output`` is then a scratch path for the chunks),
+    #: and rejected rows are reported through ``warn`` since there is no OUT.errors.jsonl beside stdout.
+    stream: IO[bytes] | None = None
 
     @property
     def partial(self) -> Path:
@@ -126,6 +129,8 @@ def start(job: Job, model: str, log: Callable[[str], None]) -> Journal:
     """A fresh journal, or the saved one when resuming; refuses to mix two different runs."""
     if job.resume and STDIN in job.inputs:
         raise InputError("--resume needs input files: stdin cannot be read again")
+    if job.resume and job.stream is not None:
+        raise InputError("--resume needs an --output file: what went to stdout cannot be continued")
     fingerprint = json.loads(json.dumps(job.fingerprint(model)))
     if job.partial.exists():
         if not job.resume:
@@ -224,12 +229,12 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     except InputError as exc:
         # Only a run with committed chunks and re-readable inputs can be resumed; anything else
         # would just block the corrected rerun.
-        if journal.chunks == 0 or STDIN in job.inputs:
+        if journal.chunks == 0 or STDIN in job.inputs or job.stream is not None:
             shutil.rmtree(job.partial, ignore_errors=True)
             raise
         raise InputError(f"{exc}; the {journal.rows_read:,} rows before it are kept in {job.partial}: --resume continues "
                          "if the inputs are unchanged, or delete it to start over") from None
-    finish(job, journal.chunks, columns)
+    finish(job, journal.chunks, columns, scored=summary.scored)
     return summary
 
 
@@ -245,8 +250,17 @@ def _score_windows(scorer: Scorer, job: Job, journal: Journal, rows: Iterator[Ro
         release_freed_memory()
         index = journal.chunks
         _commit_file(_chunk_path(job, index, job.fmt), lambda p: write_chunk(p, records, job.fmt, columns, header=index == 0))
-        if errors:
+        if errors and job.stream is not None:
+            for error in errors:
+                warn(f"rejected {error['source']}:{error['line']} (id {error['id']}): {error['reason']}")
+        elif errors:
             _commit_file(_chunk_path(job, index, ERRORS_SUFFIX), lambda p: write_chunk(p, errors, "jsonl", columns, header=False))
+        if job.stream is not None:  # stdout: the chunk goes out now, so a pipe sees results as they come
+            chunk = _chunk_path(job, index, job.fmt)
+            with open(chunk, "rb") as src:
+                shutil.copyfileobj(src, job.stream)
+            job.stream.flush()
+            chunk.unlink()
         summary.scored += len(records)
         summary.rejected += len(errors)
         for record in records:
@@ -262,13 +276,18 @@ def _score_windows(scorer: Scorer, job: Job, journal: Journal, rows: Iterator[Ro
         log(f"committed chunk {index} ({journal.rows_read:,} rows read)")
 
 
-def finish(job: Job, chunks: int, columns: Columns) -> None:
-    """Assemble the chunks; the errors file first, the output last (its appearance means done)."""
+def finish(job: Job, chunks: int, columns: Columns, scored: int = 1) -> None:
+    """Assemble the chunks; the errors file first, the output last (its appearance means done).
+    A run that scored nothing has failed: it leaves no OUT (only the errors file that says why)."""
+    if job.stream is not None:  # every chunk has gone to stdout already
+        shutil.rmtree(job.partial)
+        return
     error_chunks = [p for i in range(chunks) if (p := _chunk_path(job, i, ERRORS_SUFFIX)).exists()]
     if error_chunks:
         _commit_file(job.errors, lambda p: concat_chunks(error_chunks, p, "jsonl", columns))
     else:
         job.errors.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
     parts = [_chunk_path(job, i, job.fmt) for i in range(chunks)]
-    _commit_file(job.output, lambda p: concat_chunks(parts, p, job.fmt, columns))
+    if scored:
+        _commit_file(job.output, lambda p: concat_chunks(parts, p, job.fmt, columns))
     shutil.rmtree(job.partial)

@@ -52,7 +52,7 @@ def test_jsonl_bad_rows_become_reasons(tmp_path: Path) -> None:
     reasons = [r.reason for r in rows_of(p)]
     assert reasons[0] is None
     assert reasons[1].startswith("malformed JSON")
-    assert reasons[2] == "not a JSON object but list"
+    assert reasons[2] == "not a JSON object but list (JSONL is one object per line)"
     assert reasons[3] == "missing text field 'text'"
     assert reasons[4] == "text field 'text' is int, not a string"
     assert reasons[5] == "empty text"
@@ -348,7 +348,7 @@ def test_output_that_is_a_folder_or_an_input_is_refused(tmp_path: Path, tiny_mod
     result = CliRunner().invoke(app, ["extract", str(page), "--output", str(page)])
     assert result.exit_code == 2 and "is also an input" in result.output and page.stat().st_size > 0
     result = CliRunner().invoke(app, ["extract", str(page), "--output", str(tmp_path / "new" / "dir" / "pages.jsonl")])
-    assert result.exit_code == 0 and (tmp_path / "new" / "dir" / "pages.jsonl").stat().st_size > 0
+    assert result.exit_code == 2 and "create the folder first" in result.output and not (tmp_path / "new").exists()
 
 
 def test_page_warnings_reach_the_user_and_kept_page_fields_are_not_doubled(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -215,7 +215,7 @@ def test_unreadable_inputs(tmp_path: Path, tiny_model_dir: Path) -> None:
     bad.write_bytes(b"not parquet at all")
     assert_one_line_error(invoke(tiny_model_dir, str(bad), "-o", str(tmp_path / "o.jsonl")), "not a readable Parquet file")
     src = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
-    assert_one_line_error(invoke(tiny_model_dir, str(src), "-o", str(src / "o.jsonl")), "Not a directory")
+    assert_one_line_error(invoke(tiny_model_dir, str(src), "-o", str(src / "o.jsonl")), "in.jsonl is not a folder")
 
 
 def test_missing_model(tmp_path: Path) -> None:

@@ -118,10 +118,16 @@ def post(server: Server, path: str, body: Any = None, **kw: Any) -> httpx.Respon
     return httpx.post(server.url + path, timeout=30, **kw)
 
 
-def metric(text: str, name: str) -> float:
-    """A sample's value from /metrics text, 0 when absent (``name`` includes its labels)."""
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+def samples(text: str) -> list[Any]:
+    """Every sample of a /metrics scrape, read by prometheus_client's own parser (so the format is checked too)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """A sample's value from a /metrics scrape, 0 when absent; ``labels`` must match the sample's exactly."""
+    return next((s.value for s in samples(text) if s.name == name and s.labels == labels), 0.0)
 
 
 def envelope(response: httpx.Response, code: int) -> str:
@@ -340,7 +346,7 @@ def test_full_queue_answers_503_with_retry_after(tiny_moderator: Any) -> None:
     assert codes.count(200) >= 2 and codes.count(503) >= 1 and set(codes) == {200, 503}
     refused = [r for r in responses if r.status_code == 503]
     assert all(int(r.headers["Retry-After"]) >= 1 and "queue" in r.json()["error"]["message"] for r in refused)
-    assert metric(metrics, 'moderation_rejected_total{reason="queue_full"}') == len(refused)
+    assert metric(metrics, "moderation_rejected_total", reason="queue_full") == len(refused)
 
 
 def test_request_timeout_is_504(tiny_moderator: Any) -> None:
@@ -367,15 +373,15 @@ def test_metrics_move(server: Server) -> None:
     after = httpx.get(server.url + "/metrics")
     assert after.headers["content-type"].startswith("text/plain")
     text = after.text
-    ok = 'moderation_requests_total{endpoint="/v1/score",code="200"}'
-    assert metric(text, ok) == metric(before, ok) + 1
+    ok = {"endpoint": "/v1/score", "code": "200"}
+    assert metric(text, "moderation_requests_total", **ok) == metric(before, "moderation_requests_total", **ok) + 1
     assert metric(text, "moderation_comments_scored_total") >= metric(before, "moderation_comments_scored_total") + 3
     assert metric(text, "moderation_batch_size_count") > metric(before, "moderation_batch_size_count")
-    assert metric(text, 'moderation_coral_decisions_total{decision="flag"}') >= 1
-    assert metric(text, 'moderation_request_duration_seconds_count{endpoint="/v1/score"}') >= 1
-    assert 'moderation_model_info{model="tiny@0.0.1"} 1' in text
-    assert "moderation_queue_depth 0" in text
-    assert re.search(r'^moderation_flagged_total\{label="\w+"\} \d+', text, re.M)  # the tiny model flags something
+    assert metric(text, "moderation_coral_decisions_total", decision="flag") >= 1
+    assert metric(text, "moderation_request_duration_seconds_count", endpoint="/v1/score") >= 1
+    assert metric(text, "moderation_model_info", model="tiny@0.0.1") == 1
+    assert metric(text, "moderation_queue_depth") == 0 and "moderation_queue_depth" in {s.name for s in samples(text)}
+    assert any(s.name == "moderation_flagged_total" and s.value > 0 for s in samples(text))  # the tiny model flags something
 
 
 # --- the real command ----------------------------------------------------------------------------------

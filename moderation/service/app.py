@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import moderation
 from moderation.service import coral, native, perspective
+from moderation.service.auth import key_missing_or_wrong, require_metrics_token
 from moderation.service.http import BodyLimit, error_response, install_error_handlers
+from moderation.service.metrics import CONTENT_TYPE
 from moderation.service.settings import Settings
 from moderation.service.state import ServiceState
 
@@ -61,11 +63,15 @@ def create_app(settings: Settings | None = None, moderator: Any | None = None) -
         body = {"status": "ready" if ready else "draining", "model": state.model_name}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
+    @app.get("/metrics", dependencies=[Depends(require_metrics_token)])
+    async def metrics() -> Response:
+        """Prometheus metrics of every worker (see moderation.service.metrics)."""
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # Endpoints behind the API key answer 401 before the body limit is checked.
+    keyed = {route.path for router in (native.router, perspective.router) for route in router.routes}
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       unauthenticated=lambda scope: scope["path"] in keyed and key_missing_or_wrong(scope, state.api_key))
     app.add_middleware(Observe, state=state, endpoints=set(app.openapi()["paths"]))
     return app
 
@@ -113,8 +119,8 @@ class Observe:
             path = scope["path"]
             endpoint = path if path in self.endpoints else "other"
             metrics = self.state.metrics
-            metrics.requests.inc(endpoint, str(status))
-            metrics.latency.observe(seconds, endpoint)
+            metrics.requests.labels(endpoint, str(status)).inc()
+            metrics.latency.labels(endpoint).observe(seconds)
             if endpoint not in ("/healthz", "/readyz", "/metrics"):  # probes would drown the log
                 self.state.log.info(
                     "request",

@@ -22,6 +22,7 @@ import numpy as np
 
 Predict = Callable[[list[str]], np.ndarray]
 OnBatch = Callable[[np.ndarray, float], None]
+OnDepth = Callable[[int], None]
 
 
 class QueueFull(Exception):
@@ -45,12 +46,14 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, predict: Predict, *, max_batch: int, max_wait_s: float, max_queue: int, on_batch: OnBatch | None = None):
+    def __init__(self, predict: Predict, *, max_batch: int, max_wait_s: float, max_queue: int, on_batch: OnBatch | None = None,
+                 on_depth: OnDepth | None = None):
         self.predict = predict
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.on_batch = on_batch
+        self.on_depth = on_depth or (lambda depth: None)  # told the queue depth whenever it changes
         self._items: deque[tuple[_Job, int, str]] = deque()
         self._arrived = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -89,6 +92,7 @@ class Batcher:
             raise QueueFull(self.retry_after(len(texts)))
         job = _Job(asyncio.get_running_loop().create_future(), [None] * len(texts))
         self._items.extend((job, i, text) for i, text in enumerate(texts))
+        self.on_depth(len(self._items))
         self._arrived.set()
         return await job.future
 
@@ -130,6 +134,7 @@ class Batcher:
             item = self._items.popleft()
             if not item[0].future.done():  # skip comments of requests that timed out
                 batch.append(item)
+        self.on_depth(len(self._items))
         return batch
 
     async def _forward(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[_Job, int, str]]) -> None:

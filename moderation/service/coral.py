@@ -67,20 +67,20 @@ async def moderate(request: Request) -> Response | dict[str, Any]:
     if state.coral_secret is None:
         raise ApiError(403, f"Coral endpoint disabled: set the signing secret in ${state.settings.coral_secret_env}")
     if not signature_valid(state.coral_secret, await request.body(), request.headers.get(SIGNATURE_HEADER)):
-        state.metrics.coral.inc("bad_signature")
+        state.metrics.coral.labels("bad_signature").inc()
         raise ApiError(401, f"missing or invalid {SIGNATURE_HEADER} signature")
     body = await parse_body(request, CoralRequest)
     text = html_to_text(body.comment.body)
     if not text.strip():
-        state.metrics.coral.inc("none")
+        state.metrics.coral.labels("none").inc()
         return Response(status_code=204)
     probs = dict(zip(state.moderator.labels, (await state.score([text]))[0]))
     scores = {label: round(float(p), 4) for label, p in probs.items()}
     over = {label: t for label, t in state.settings.coral_thresholds.items() if probs[label] > t}
     if not over:
-        state.metrics.coral.inc("none")
+        state.metrics.coral.labels("none").inc()
         return Response(status_code=204)
-    state.metrics.coral.inc("flag")
+    state.metrics.coral.labels("flag").inc()
     details = ", ".join(f"{label} {scores[label]:.2f} > {t:g}" for label, t in over.items())
     return {
         "actions": [{"actionType": "FLAG", "reason": FLAG_REASON, "additionalDetails": details}],

@@ -9,6 +9,7 @@ every FastAPI version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import FastAPI, Request
@@ -34,26 +35,36 @@ RPC_STATUS = {
 M = TypeVar("M", bound=BaseModel)
 
 
-class ApiError(Exception):
-    """An error answered to the client (never a bug): status code, message, extra headers."""
+#: ``@type`` of the error details Perspective attaches, e.g. ``{"errorType": "COMMENT_EMPTY"}``.
+PERSPECTIVE_ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
+#: An empty (or all-whitespace) comment: 400 on every endpoint, as Perspective and ``moderation score`` refuse it.
+COMMENT_EMPTY = "COMMENT_EMPTY"
 
-    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None):
+
+class ApiError(Exception):
+    """An error answered to the client (never a bug): status code, message, extra headers and,
+    for the errors Perspective names, its ``errorType`` (sent in ``details`` as Perspective does)."""
+
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None, error_type: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.error_type = error_type
 
 
-def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "status": RPC_STATUS.get(code, "UNKNOWN")}}
-    return JSONResponse(body, status_code=code, headers=headers)
+def error_response(code: int, message: str, headers: dict[str, str] | None = None, error_type: str | None = None) -> JSONResponse:
+    error = {"code": code, "message": message, "status": RPC_STATUS.get(code, "UNKNOWN")}
+    if error_type:
+        error["details"] = [{"@type": PERSPECTIVE_ERROR_TYPE, "errorType": error_type}]
+    return JSONResponse({"error": error}, status_code=code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Render ApiError and Starlette's own errors (404, 405) in the envelope."""
 
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.code, exc.message, exc.headers)
+        return error_response(exc.code, exc.message, exc.headers, exc.error_type)
 
     async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
@@ -93,19 +104,24 @@ class BodyLimit:
     """ASGI middleware: 413 for bodies over ``limit`` bytes, declared or streamed.
 
     A declared Content-Length is refused before anything is read; a chunked body is
-    counted as it arrives, so memory per request never exceeds the limit.
+    counted as it arrives, so memory per request never exceeds the limit. A request that
+    ``unauthenticated(scope)`` says lacks its key is passed on unchecked: the endpoint answers
+    401 without reading the body, so a client without the key learns nothing about the limit.
     """
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, unauthenticated: Callable[[Scope], bool] = lambda scope: False):
         self.app = app
         self.limit = limit
+        self.unauthenticated = unauthenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if self.unauthenticated(scope):
+            pass  # the streamed limit below still bounds whatever is read
+        elif declared is not None and declared.isdigit() and int(declared) > self.limit:
             exc = BodyTooLarge(self.limit)
             await error_response(413, exc.detail, {"Connection": "close"})(scope, receive, send)
             return

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from moderation.service.auth import require_api_key
-from moderation.service.http import ApiError, parse_body
+from moderation.service.http import COMMENT_EMPTY, ApiError, parse_body
 from moderation.service.state import get_state
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
@@ -42,6 +42,10 @@ async def score(request: Request) -> dict[str, Any]:
     if len(body.comments) > limit:
         raise ApiError(413, f"too many comments: {len(body.comments)} in one request, the limit is {limit} (max_comments)")
     texts = [c.text for c in body.comments]
+    empty = [i for i, text in enumerate(texts) if not text.strip()]
+    if empty:
+        raise ApiError(400, f"comments.{empty[0]}.text is empty ({len(empty)} empty comment(s)); nothing is scored",
+                       error_type=COMMENT_EMPTY)
     probs = await state.score(texts)
     ids = [None if c.id is None else str(c.id) for c in body.comments]
     # _to_scores applies the served thresholds and truncation flags exactly as the CLI does.

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from moderation.service.auth import require_api_key
 from moderation.service.feedback import append_row, label_row
-from moderation.service.http import ApiError, parse_body
+from moderation.service.http import COMMENT_EMPTY, ApiError, parse_body
 from moderation.service.state import ServiceState, get_state
 from moderation.service.text import html_to_text, sentence_spans
 
@@ -113,7 +113,7 @@ def check_languages(state: ServiceState, languages: list[str] | None, attribute:
 def comment_text(entry: TextEntry) -> str:
     text = html_to_text(entry.text) if (entry.type or "").upper() == "HTML" else entry.text
     if not text.strip():
-        raise ApiError(400, "Comment text was empty.")
+        raise ApiError(400, "Comment text was empty.", error_type=COMMENT_EMPTY)
     return text
 
 

@@ -38,6 +38,7 @@ class Settings:
     workers: int = 1
     api_key_env: str = DEFAULT_API_KEY_ENV  # if this variable is set, every scoring call needs the key
     coral_secret_env: str = DEFAULT_CORAL_SECRET_ENV
+    metrics_token_env: str | None = None  # if set, GET /metrics needs this variable's value as a bearer token
     max_body_bytes: int = 1_000_000
     max_comments: int = 256  # per request; must fit in the queue
     queue_size: int = 2048  # comments waiting for a forward pass, across all requests

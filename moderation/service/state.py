@@ -18,7 +18,7 @@ from moderation.errors import ModerationError
 from moderation.service.batcher import Batcher, QueueFull
 from moderation.service.http import ApiError
 from moderation.service.logs import get_logger
-from moderation.service.metrics import Gauge, Metrics
+from moderation.service.metrics import Metrics
 from moderation.service.settings import FORWARD_BATCH, Settings
 
 #: Retry-After while draining: the client should try another instance or come back.
@@ -37,6 +37,7 @@ class ServiceState:
         self.draining = False
         self.api_key = settings.secret(settings.api_key_env)
         self.coral_secret = settings.secret(settings.coral_secret_env)
+        self.metrics_token = settings.secret(settings.metrics_token_env) if settings.metrics_token_env else None
         self._given = moderator
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -56,6 +57,7 @@ class ServiceState:
         self.draining = True
         if self.batcher is not None:
             await self.batcher.stop()
+        self.metrics.process_exited()
         self.log.info("stopped", extra={"event": "shutdown"})
 
     def _load(self) -> Any:
@@ -79,13 +81,10 @@ class ServiceState:
             max_wait_s=s.max_wait_ms / 1000,
             max_queue=s.queue_size,
             on_batch=self._observe_batch,
+            on_depth=self.metrics.queue_depth.set,
         )
         self.batcher.start()
-        batcher = self.batcher
-        self.metrics.gauges = [
-            Gauge("moderation_queue_depth", "Comments waiting for a forward pass.", lambda: batcher.depth),
-            Gauge("moderation_model_info", "The model being served.", lambda: 1, {"model": moderator.name}),
-        ]
+        self.metrics.model_info.labels(moderator.name).set(1)
         self.log.info("ready", extra={"event": "ready", "model": moderator.name})
 
     # --- scoring -----------------------------------------------------------------------
@@ -106,13 +105,13 @@ class ServiceState:
         try:
             rows = await asyncio.wait_for(self.batcher.score(texts), timeout)
         except QueueFull as exc:
-            self.metrics.rejected.inc("queue_full")
+            self.metrics.rejected.labels("queue_full").inc()
             raise ApiError(
                 503, f"overloaded: the scoring queue is full (queue_size {self.settings.queue_size}); retry later",
                 {"Retry-After": str(exc.retry_after)},
             ) from None
         except asyncio.TimeoutError:
-            self.metrics.rejected.inc("timeout")
+            self.metrics.rejected.labels("timeout").inc()
             raise ApiError(504, f"scoring took longer than the {timeout:g}s request timeout (timeout_s)") from None
         if self.settings.log_text:
             self.log.info("scored", extra={"event": "scored", "texts": list(texts)})
@@ -122,10 +121,10 @@ class ServiceState:
         m = self.metrics
         m.batch_size.observe(len(probs))
         m.batch_seconds.observe(seconds)
-        m.comments.inc(amount=len(probs))
+        m.comments.inc(len(probs))
         for label, hits in zip(self.moderator.labels, (probs >= self._cutoffs).sum(axis=0)):
             if hits:
-                m.flagged.inc(label, amount=float(hits))
+                m.flagged.labels(label).inc(float(hits))
 
 
 def get_state(request: Request) -> ServiceState:
