@@ -140,6 +140,11 @@ class Moderator:
     # --- persistence ---------------------------------------------------------------------
 
     @property
+    def languages(self) -> list[str]:
+        """Languages of the model's training data (ISO 639-1; models that do not record them: English)."""
+        return list(self.meta.get("languages") or ["en"])
+
+    @property
     def emitted_labels(self) -> list[str]:
         """The labels scores carry: every head but the withheld ones."""
         return [label for label in self.labels if label not in self.withheld]

@@ -306,3 +306,19 @@ def test_overlap_check_finds_suite_texts_in_template_files(tmp_path: Path) -> No
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "x.yaml").write_text("a: b\n")
     assert template_files(folder) == [folder / "sub" / "x.yaml"] and template_files(tmp_path / "absent") == []
+
+
+def test_sub_labels_are_withheld_by_validation_auc_and_the_suite() -> None:
+    from training.evaluate import withheld_labels
+
+    metrics = {"all": {"insult": {"roc_auc": 0.91, "n": 900}, "threat": {"roc_auc": 0.80, "n": 300},
+                       "identity_attack": {"roc_auc": 0.90, "n": 700}, "profanity": {"roc_auc": 0.88, "n": 500},
+                       "claim": {"roc_auc": 0.86, "n": 800}}}
+    results = [{"functionality": "profanity_positive", "expect": {"profanity": 1, "hostility": 0}, "wrong": ["profanity"], "missing": []},
+               {"functionality": "profanity_positive", "expect": {"profanity": 1}, "wrong": [], "missing": []},
+               {"functionality": "dehumanising", "expect": {"identity_attack": 1}, "wrong": [], "missing": []},
+               {"functionality": "insult_plain", "expect": {"insult": 1, "hostility": 1}, "wrong": ["hostility"], "missing": []}]
+    reasons = withheld_labels(metrics, {"results": results})
+    assert set(reasons) == {"threat", "profanity"}  # insult met its own expectations; hostility is never withheld
+    assert "0.800 < 0.85" in reasons["threat"] and "profanity_positive 0.50" in reasons["profanity"]
+    assert "no labelled validation rows" in withheld_labels({"all": {}}, {"results": []})["insult"]

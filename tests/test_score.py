@@ -329,3 +329,27 @@ def test_import_moderation_stays_light() -> None:
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_withheld_labels_leave_scores_and_output(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import shutil
+
+    from moderation.model import Moderator
+
+    model_dir = tmp_path / "withheld"
+    shutil.copytree(tiny_model_dir, model_dir)
+    meta = json.loads((model_dir / "moderation.json").read_text())
+    meta["withheld_labels"] = {"threat": "validation ROC-AUC 0.700 < 0.85"}
+    (model_dir / "moderation.json").write_text(json.dumps(meta))
+    m = Moderator.load(model_dir)
+    assert m.emitted_labels == [l for l in m.labels if l != "threat"] and m.predict_proba(["hi"]).shape == (1, len(m.labels))
+    scored = m.score_one("I will find you.")
+    assert "threat" not in scored.scores and "threat" not in scored.labels and len(scored.scores) == len(m.labels) - 1
+    assert m.with_backend("bf16").withheld == m.withheld
+    result = invoke(model_dir, str(write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "hi"}])),
+                    "--output", str(tmp_path / "out.csv"))
+    assert result.exit_code == 0, result.output
+    header = (tmp_path / "out.csv").read_text().splitlines()[0]
+    assert "scores.hostility" in header and "scores.threat" not in header
+    m.save(tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "moderation.json").read_text())["withheld_labels"] == meta["withheld_labels"]

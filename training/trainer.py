@@ -344,10 +344,11 @@ def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: p
 
     Returns the calibrated validation probabilities, so callers need not score ``val`` again.
     """
-    from training.data import LICENCES
+    from training.data import LANGUAGES, LICENCES
 
     probs = calibrate_and_threshold(moderator, val, batch_size=cfg.eval_batch_size)
     sources = sorted(set(train["source"]))
+    moderator.meta["languages"] = sorted({LANGUAGES.get(s, "en") for s in sources} | set(moderator.meta.get("languages") or []))
     moderator.meta.update(
         {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -74,9 +74,10 @@ async def moderate(request: Request) -> Response | dict[str, Any]:
     if not text.strip():
         state.metrics.coral.labels("none").inc()
         return Response(status_code=204)
-    probs = dict(zip(state.moderator.labels, (await state.score([text]))[0]))
+    withheld = getattr(state.moderator, "withheld", {})
+    probs = {label: p for label, p in zip(state.moderator.labels, (await state.score([text]))[0]) if label not in withheld}
     scores = {label: round(float(p), 4) for label, p in probs.items()}
-    over = {label: t for label, t in state.settings.coral_thresholds.items() if probs[label] > t}
+    over = {label: t for label, t in state.settings.coral_thresholds.items() if label in probs and probs[label] > t}
     if not over:
         state.metrics.coral.labels("none").inc()
         return Response(status_code=204)

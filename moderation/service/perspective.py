@@ -101,7 +101,7 @@ def check_attributes(names: list[str]) -> None:
 
 def check_languages(state: ServiceState, languages: list[str] | None, attribute: str) -> list[str]:
     """The request's languages if any is supported (Perspective checks all it was given), else 400."""
-    supported = state.settings.languages
+    supported = state.settings.languages or state.moderator.languages
     if not languages:
         return list(supported)
     if not any(lang.split("-")[0].lower() in supported for lang in languages):
@@ -123,6 +123,11 @@ async def read_request(request: Request, model: type[R]) -> tuple[ServiceState, 
     body = await parse_body(request, model)
     names = body.attribute_names()
     check_attributes(names)
+    if isinstance(body, AnalyzeRequest):  # suggestions may name any attribute: they become label files
+        withheld = getattr(state.moderator, "withheld", {})
+        if off := [n for n in names if ATTRIBUTES[n] in withheld]:
+            label = ATTRIBUTES[off[0]]
+            raise ApiError(400, f"Attribute {off[0]} is not available from {state.model_name}: its {label} head is withheld ({withheld[label]})")
     return state, body, check_languages(state, body.languages, names[0])
 
 

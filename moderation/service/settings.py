@@ -51,7 +51,7 @@ class Settings:
     thresholds: dict[str, float] = field(default_factory=dict)  # overrides of the model's own
     coral_thresholds: dict[str, float] = field(default_factory=lambda: {"hostility": 0.8})
     coral_status: str = "SYSTEM_WITHHELD"
-    languages: list[str] = field(default_factory=lambda: ["en"])  # what the Perspective endpoint accepts
+    languages: list[str] | None = None  # what the Perspective endpoint accepts (None: the model's languages)
     feedback_dir: str = "feedback"
     log_text: bool = False
     log_level: str = "info"
