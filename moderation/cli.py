@@ -335,7 +335,8 @@ def models_rollback(models_dir: ModelsDir = None) -> None:
     typer.echo(f"default -> {info.name} ({info.version})")
 
 
-BACKEND_HELP = "Inference backend: auto (bf16 on CPUs with AMX, else torch), torch (exact fp32) or bf16 (within 0.01 of fp32)."
+BACKEND_HELP = ("Inference backend: auto (bf16 where the CPU runs it natively: AMX, or AVX-512 BF16 if a quick measurement "
+                "says it pays; else torch; --verbose says which and why), torch (exact fp32) or bf16 (within about 0.01 of fp32).")
 
 SCORE_EPILOG = (
     "Examples:\n\n"
@@ -422,12 +423,15 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
 
     import torch
 
+    from moderation.cpu import RULE
     from moderation.model import Moderator
 
     scorer = Moderator.load(model, backend=backend)
     if batch_size:
         scorer.batch_size = batch_size
-    log(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
+    log(f"model {scorer.name}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
+    choice = scorer.backend_choice
+    log(f"backend {choice.describe()}" + (f"; CPU {choice.cpu}; rule: {RULE}" if choice.requested == "auto" else ""))
     job = Job(paths, output, fmt, fields, resume, stdin_format)
 
     def warn(message: str) -> None:

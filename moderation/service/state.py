@@ -86,7 +86,7 @@ class ServiceState:
             Gauge("moderation_queue_depth", "Comments waiting for a forward pass.", lambda: batcher.depth),
             Gauge("moderation_model_info", "The model being served.", lambda: 1, {"model": moderator.name}),
         ]
-        self.log.info("ready", extra={"event": "ready", "model": moderator.name})
+        self.log.info("ready", extra={"event": "ready", "model": moderator.name, "backend": moderator.backend_choice.describe()})
 
     # --- scoring -----------------------------------------------------------------------
 
@@ -97,6 +97,11 @@ class ServiceState:
     @property
     def model_name(self) -> str | None:
         return self.moderator.name if self.moderator is not None else None
+
+    @property
+    def backend(self) -> dict[str, Any] | None:
+        """What the model runs on and why, with the rule ``auto`` follows (for /readyz)."""
+        return self.moderator.backend_choice.to_dict() if self.moderator is not None else None
 
     async def score(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, shape (len(texts), labels); 503 when not ready or full, 504 on timeout."""
