@@ -431,7 +431,7 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
         scorer.batch_size = batch_size
     log(f"model {scorer.name}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads")
     choice = scorer.backend_choice
-    log(f"backend {choice.describe()}" + (f"; CPU {choice.cpu}; rule: {RULE}" if choice.requested == "auto" else ""))
+    log(f"backend {choice.describe()}" + (f"; CPU {choice.cpu}; auto's rule: {RULE}" if choice.requested == "auto" else ""))
     job = Job(paths, output, fmt, fields, resume, stdin_format)
 
     def warn(message: str) -> None:

@@ -32,7 +32,7 @@ BENCH_ROUNDS = 7
 MAX_REL_ERROR = 0.05
 NATIVE_FLAGS = ("amx_bf16",)  # matrix tiles: bf16 always wins
 MAYBE_FLAGS = ("avx512_bf16", "bf16")  # x86 AVX-512 BF16, Arm BF16 ("Features: ... bf16")
-RULE = (f"auto: bf16 with AMX-BF16; with AVX-512 BF16 or Arm BF16, bf16 only if a bf16 matrix product at the "
+RULE = (f"bf16 with AMX-BF16; with AVX-512 BF16 or Arm BF16, bf16 only if a bf16 matrix product at the "
         f"model's shape measures >= {MIN_SPEEDUP}x fp32 (cached per machine); otherwise torch (fp32)")
 
 

@@ -152,7 +152,7 @@ def test_the_model_runs_on_what_auto_chose_and_says_why(machine, tiny_model_dir:
     machine(ZEN3)
     result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir), "-v"])
     assert result.exit_code == 0, result.output
-    assert "backend torch (auto: no bf16 instructions (bf16 would be emulated)); CPU Test CPU; rule: auto:" in result.stderr
+    assert "backend torch (auto: no bf16 instructions (bf16 would be emulated)); CPU Test CPU; auto's rule: bf16 with AMX" in result.stderr
     result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "p.jsonl"), "--model", str(tiny_model_dir), "-v",
                                       "--backend", "bf16"])
     assert "backend bf16 (requested)\n" in result.stderr
