@@ -45,7 +45,7 @@ def default_model_path() -> Path:
     return default_models_dir() / "default"
 
 
-def resolve_backend(backend: str, hidden: int = 384, intermediate: int | None = None) -> BackendChoice:
+def backend_choice(backend: str, hidden: int = 384, intermediate: int | None = None) -> BackendChoice:
     """The backend ``backend`` runs on here, and why: the single place ``auto`` is decided (CLI, service, Spark).
 
     ``hidden``/``intermediate``: the encoder's feed-forward shape, at which a CPU with AVX-512 BF16
@@ -56,6 +56,11 @@ def resolve_backend(backend: str, hidden: int = 384, intermediate: int | None = 
     except ValueError as exc:
         raise ModelError(str(exc)) from None
     return choose_backend(backend, hidden, intermediate)
+
+
+def resolve_backend(backend: str, hidden: int = 384, intermediate: int | None = None) -> str:
+    """``torch`` or ``bf16``: what ``backend`` runs on here (``backend_choice`` without the reasons)."""
+    return backend_choice(backend, hidden, intermediate).backend
 
 
 class MultiLabelHead(nn.Module):
@@ -147,7 +152,7 @@ class Moderator:
     def with_backend(self, backend: str) -> "Moderator":
         """The same model (shared weights and metadata) on another backend (see ``load``)."""
         config = self.net.encoder.config
-        choice = resolve_backend(backend, config.hidden_size, getattr(config, "intermediate_size", None))
+        choice = backend_choice(backend, config.hidden_size, getattr(config, "intermediate_size", None))
         if choice == self.backend_choice:
             return self
         twin = Moderator(self.net, self.tokenizer, self.meta, self.path)

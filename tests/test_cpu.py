@@ -118,6 +118,18 @@ def test_an_explicit_backend_is_never_second_guessed(machine) -> None:
     assert bench.calls == 0
 
 
+def test_resolve_backend_is_the_entry_point_and_returns_a_name(machine) -> None:
+    from moderation.errors import ModelError
+    from moderation.model import resolve_backend
+
+    machine(ZEN4, speedup=2.0)
+    assert (resolve_backend("auto", 384, 1536), resolve_backend("torch"), resolve_backend("bf16")) == ("bf16", "torch", "bf16")
+    machine(ZEN3)
+    assert resolve_backend("auto") == "torch"
+    with pytest.raises(ModelError, match="unknown backend 'onnx'"):
+        resolve_backend("onnx")
+
+
 def test_the_real_micro_benchmark_is_short_and_agrees_with_fp32() -> None:
     result = cpu.matmul_speedup(64, 256, rows=128, rounds=3)
     assert result["fp32_ms"] > 0 and result["bf16_ms"] > 0 and result["speedup"] > 0
