@@ -2,14 +2,18 @@
 
     python benchmarks/throughput.py [--model models/default] [--data-dir D] [--bert-n 400] [--repeat 2]
 
+It first prints the CPU model, its bf16 flags and the backend ``--backend auto`` chose there
+and why (``moderation.cpu``), so that figures from different machines can be read.
+
 One fixed sample of 3,000 real news comments (UCC validation ``comment`` and Toxic
 Spans ``comment_text``): 2,400 short ones (20-30 tokens) and 600 long ones (150-250
 tokens; the model reads the first ``max_length`` = 128). For each group:
 
 (a) ``moderation score`` end to end in a subprocess on a JSONL file: wall clock
     including interpreter start, imports and model load, and the steady rate the
-    command itself reports (reading, tokenising, scoring, writing); once per backend
-    (torch fp32, and bf16 on CPUs with AMX, which is what ``--backend auto`` picks there);
+    command itself reports (reading, tokenising, scoring, writing); with ``--backend torch``
+    (fp32) and ``--backend auto``, and ``--backend bf16`` too where auto chose fp32, so fp32
+    and bf16 are always side by side; the runs are interleaved, ``--repeat`` rounds;
 (b) the bare fp32 torch forward pass of the same model on pre-tokenised, length-sorted
     batches of the same size (no tokenising, no I/O), and the same under bf16 autocast;
 (c) the same for a BERT-base encoder (``BertConfig()``, random weights: the size of
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -40,18 +45,26 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from moderation.model import PAD_TO_MULTIPLE, Moderator, has_bf16_matrix_units  # noqa: E402
+from moderation.cpu import bf16_flags, cpu_info  # noqa: E402
+from moderation.model import PAD_TO_MULTIPLE, Moderator  # noqa: E402
 from training.data import default_data_dir  # noqa: E402
 
+#: Instruction-set flags worth printing with a speed figure (x86, and Arm's bf16).
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "bf16")
 GROUPS = {"short": (20, 30, 2400), "long": (150, 250, 600)}  # token range, comments
 SEED = 0
 
 
-def load_comments(data_dir: Path, tokenizer) -> dict[str, list[str]]:
-    """The fixed benchmark sample, grouped by token length."""
+def comment_pool(data_dir: Path) -> list[str]:
+    """Every distinct real comment the sample is drawn from: UCC validation, then Toxic Spans, in file order."""
     ucc = pd.read_csv(data_dir / "ucc" / "val.csv")["comment"]
     spans = pd.read_csv(data_dir / "toxic_spans" / "data" / "comments.csv")["comment_text"]
-    pool = pd.concat([ucc, spans]).dropna().astype(str).drop_duplicates().tolist()
+    return pd.concat([ucc, spans]).dropna().astype(str).drop_duplicates().tolist()
+
+
+def load_comments(data_dir: Path, tokenizer) -> dict[str, list[str]]:
+    """The fixed benchmark sample, grouped by token length."""
+    pool = comment_pool(data_dir)
     lengths = np.array([len(ids) for ids in tokenizer(pool)["input_ids"]])
     rng = np.random.default_rng(SEED)
     groups = {}
@@ -110,58 +123,85 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None, help="default: the model's")
     ap.add_argument("--repeat", type=int, default=2, help="run every measurement this many times and keep the best (timeit's rule: "
                     "slower runs measure interference from other processes, not the code)")
+    ap.add_argument("--cli-only", action="store_true", help="only (a), the command end to end, per backend: skips the bare "
+                    "forward passes, BERT-base and the equal-scores check (a quick figure on a busy machine)")
     args = ap.parse_args()
 
     moderator = Moderator.load(args.model, backend="torch")
     batch_size = args.batch_size or moderator.batch_size
+    cpu, flags = cpu_info()
+    auto = moderator.with_backend("auto").backend_choice  # measured (or read from the cache) before any timing
+    machine = {"cpu": cpu, "isa_flags": [f for f in ISA_FLAGS if f in flags], "bf16_flags": bf16_flags(flags),
+               "auto": auto.to_dict(), "threads": torch.get_num_threads()}
+    print(json.dumps(machine), flush=True)
+    print(f"CPU {cpu}; flags {' '.join(machine['isa_flags']) or '-'}; {torch.get_num_threads()} torch threads; "
+          f"auto -> {auto.describe()}", flush=True)
     groups = load_comments(args.data_dir or default_data_dir(), moderator.tokenizer)
-    torch.manual_seed(SEED)
-    from transformers import BertConfig, BertModel
-
-    bert = BertModel(BertConfig()).eval()
     extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    backends = ["torch"] + (["bf16"] if has_bf16_matrix_units() else [])
-    results = {"model": moderator.name, "threads": torch.get_num_threads(), "batch_size": batch_size, "backends": backends,
-               "repeat": args.repeat}
+    # fp32 and bf16 always side by side; auto is one of them, measured as the command a user runs.
+    backends = ["torch", "auto"] + (["bf16"] if auto.backend == "torch" else [])
+    own = {"torch": "torch", "bf16": "bf16", "auto": auto.backend}  # which bare forward pass each backend runs
+    results = {"model": moderator.name, **machine, "batch_size": batch_size, "backends": backends, "repeat": args.repeat}
     check = [t for group in groups.values() for t in group][:: max(1, sum(map(len, groups.values())) // 1000)][:1000]
-    for backend in backends[1:]:
-        results[f"{backend}_max_prob_diff"] = max_prob_diff(moderator, check, backend)
-        print(json.dumps({f"{backend}_max_prob_diff": results[f"{backend}_max_prob_diff"], "comments": len(check)}), flush=True)
+    if not args.cli_only:
+        results["bf16_max_prob_diff"] = max_prob_diff(moderator, check, "bf16")
+        print(json.dumps({"bf16_max_prob_diff": results["bf16_max_prob_diff"], "comments": len(check)}), flush=True)
+        torch.manual_seed(SEED)
+        from transformers import BertConfig, BertModel
+
+        bert = BertModel(BertConfig()).eval()
+    best = lambda measure: max(measure() for _ in range(args.repeat))  # noqa: E731
+    ratio = lambda x, y, digits=2: round(x / y, digits) if y else None  # noqa: E731 (None: not measured)
     with tempfile.TemporaryDirectory() as tmp:
         for name, texts in groups.items():
             enc = batches(moderator.tokenizer, texts, moderator.max_length, batch_size)
             row = {"comments": len(texts), "mean_tokens": round(sum(int(e["attention_mask"].sum()) for e in enc) / len(texts), 1),
                    "mean_padded_width": round(sum(e["input_ids"].numel() for e in enc) / len(texts), 1)}
-            best = lambda measure: max(measure() for _ in range(args.repeat))  # noqa: E731
-            row["b_forward"] = round(best(lambda: forward_rate(moderator.net, enc)), 1)
-            if "bf16" in backends:
+            if not args.cli_only:
+                row["b_forward"] = round(best(lambda: forward_rate(moderator.net, enc)), 1)
                 row["b_forward_bf16"] = round(best(lambda: forward_rate(moderator.net, enc, bf16=True)), 1)
-            bert_enc = batches(moderator.tokenizer, texts[: args.bert_n], moderator.max_length, batch_size)
-            row["c_bert_base"] = round(best(lambda: forward_rate(bert, bert_enc)), 1)
+                bert_enc = batches(moderator.tokenizer, texts[: args.bert_n], moderator.max_length, batch_size)
+                row["c_bert_base"] = round(best(lambda: forward_rate(bert, bert_enc)), 1)
+            runs: dict[str, list] = {backend: [] for backend in backends}
+            for _ in range(args.repeat):  # interleaved, so a busy spell hits every backend alike
+                for backend in backends:
+                    runs[backend].append(cli_rate(args.model, texts, Path(tmp), extra + ["--backend", backend]))
+                    wall, reported, _ = runs[backend][-1]  # each run as it ends: a busy machine may not see the table
+                    print(json.dumps({"group": name, "backend": backend, "wall": round(wall, 1), "reported": round(reported, 1),
+                                      "load": os.getloadavg()[0]}), flush=True)
             for backend in backends:
-                runs = [cli_rate(args.model, texts, Path(tmp), extra + ["--backend", backend]) for _ in range(args.repeat)]
-                wall, reported, cmd = max(runs, key=lambda r: r[1])
+                wall, reported, cmd = max(runs[backend], key=lambda r: r[1])
+                own_b = row.get("b_forward_bf16" if own[backend] == "bf16" else "b_forward")
+                fp32 = row.get("torch", {"a_cli_wall": wall, "a_cli_reported": reported})  # torch runs first
                 row[backend] = {
                     "a_cli_wall": round(wall, 1), "a_cli_reported": round(reported, 1),
-                    "a_over_b": round(reported / row["b_forward"], 2), "a_wall_over_b": round(wall / row["b_forward"], 2),
-                    "a_over_c": round(reported / row["c_bert_base"], 1), "command": " ".join(cmd),
-                    "a_over_own_b": round(reported / row.get(f"b_forward_{backend}", row["b_forward"]), 2),
+                    "a_cli_wall_all": [round(r[0], 1) for r in runs[backend]],
+                    "a_cli_reported_all": [round(r[1], 1) for r in runs[backend]],
+                    "a_over_b": ratio(reported, row.get("b_forward")), "a_wall_over_b": ratio(wall, row.get("b_forward")),
+                    "a_over_c": ratio(reported, row.get("c_bert_base"), 1), "command": " ".join(cmd),
+                    "a_over_own_b": ratio(reported, own_b),
+                    "over_torch": ratio(reported, fp32["a_cli_reported"]), "wall_over_torch": ratio(wall, fp32["a_cli_wall"]),
                 }
             results[name] = row
             print(json.dumps({name: row}), flush=True)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'group':6} {'backend':7} {'(a) wall':>9} {'(a) run':>8} {'(b) torch':>10} {'(b) own':>8} {'(c) BERT':>9} {'a/b':>5} {'a/own b':>8} {'a/c':>6}  comments/s")
+    print(f"CPU {cpu}; flags {' '.join(machine['isa_flags']) or '-'}; auto -> {auto.describe()}")
+    cell = lambda value, width: f"{value:{width}}" if value is not None else f"{'-':>{width}}"  # noqa: E731
+    print(f"{'group':6} {'backend':11} {'(a) wall':>9} {'(a) run':>8} {'(b) fp32':>9} {'(b) bf16':>9} {'(c) BERT':>9} "
+          f"{'a/b':>5} {'a/own b':>8} {'a/c':>6} {'x fp32':>7} {'wall x fp32':>12}  comments/s")
     for name in GROUPS:
         r = results[name]
         for backend in backends:
             a = r[backend]
-            print(f"{name:6} {backend:7} {a['a_cli_wall']:9.1f} {a['a_cli_reported']:8.1f} {r['b_forward']:10.1f} "
-                  f"{r.get(f'b_forward_{backend}', r['b_forward']):8.1f} {r['c_bert_base']:9.1f} {a['a_over_b']:5.2f} "
-                  f"{a['a_over_own_b']:8.2f} {a['a_over_c']:6.1f}")
-    for backend in backends[1:]:
-        print(f"{backend} vs torch: max probability difference {results[f'{backend}_max_prob_diff']:.2e} on 1,000 of the comments")
+            label = f"auto={auto.backend}" if backend == "auto" else backend
+            print(f"{name:6} {label:11} {a['a_cli_wall']:9.1f} {a['a_cli_reported']:8.1f} {cell(r.get('b_forward'), 9)} "
+                  f"{cell(r.get('b_forward_bf16'), 9)} {cell(r.get('c_bert_base'), 9)} {cell(a['a_over_b'], 5)} "
+                  f"{cell(a['a_over_own_b'], 8)} {cell(a['a_over_c'], 6)} {a['over_torch']:7.2f} {a['wall_over_torch']:12.2f}")
+    if "bf16_max_prob_diff" in results:
+        print(f"bf16 vs torch: max probability difference {results['bf16_max_prob_diff']:.2e} on {len(check):,} of the comments "
+              "(benchmarks/bf16_drift.py reports drift and label flips in full)")
 
 if __name__ == "__main__":
     main()

@@ -378,7 +378,8 @@ def models_rollback(models_dir: ModelsDir = None) -> None:
     typer.echo(f"default -> {info.name} ({info.version})")
 
 
-BACKEND_HELP = "Inference backend: auto (bf16 on CPUs with AMX, else torch), torch (exact fp32) or bf16 (within 0.01 of fp32)."
+BACKEND_HELP = ("Inference backend: auto (bf16 where the CPU runs it natively: AMX, or AVX-512 BF16 if a quick measurement "
+                "says it pays; else torch; --verbose says which and why), torch (exact fp32) or bf16 (within about 0.01 of fp32).")
 
 SCORE_EPILOG = (
     "Examples:\n\n"
@@ -460,15 +461,17 @@ def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resum
     """Load the model (heavy imports start here) and run the pipeline, with a progress bar on a TTY."""
     import torch
 
-    from moderation.scoring import Job
-
+    from moderation.cpu import RULE
     from moderation.model import Moderator
+    from moderation.scoring import Job
 
     scorer = Moderator.load(model, backend=backend)
     if batch_size:
         scorer.batch_size = batch_size
     if verbose:
-        typer.echo(f"model {scorer.name} on {scorer.backend}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads", err=True)
+        choice = scorer.backend_choice
+        typer.echo(f"model {scorer.name}, batch size {scorer.batch_size}, {torch.get_num_threads()} torch threads", err=True)
+        typer.echo(f"backend {choice.describe()}" + (f"; CPU {choice.cpu}; auto's rule: {RULE}" if choice.requested == "auto" else ""), err=True)
     if str(output) == "-":  # stdout: chunks are built in a scratch folder and streamed out one by one
         import shutil
         import tempfile

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from moderation.cpu import BackendChoice, choose_backend, has_bf16_matrix_units  # noqa: F401 (re-exported)
 from moderation.errors import ModelError
 from moderation.labels import LABELS
 from moderation.types import MAX_CHARS, Document, Scores, check_backend
@@ -57,27 +58,22 @@ def default_model_path() -> Path:
     return default_models_dir() / "default"
 
 
-def has_bf16_matrix_units() -> bool:
-    """True on CPUs with AMX-BF16 tiles (Intel Sapphire Rapids and later), where the bf16 forward pass runs 2.5-3x faster than fp32.
+def backend_choice(backend: str, hidden: int = 384, intermediate: int | None = None) -> BackendChoice:
+    """The backend ``backend`` runs on here, and why: the single place ``auto`` is decided (CLI, service, Spark).
 
-    Elsewhere bf16 is emulated or runs on vector units and gains little or nothing, so ``auto`` keeps fp32.
+    ``hidden``/``intermediate``: the encoder's feed-forward shape, at which a CPU with AVX-512 BF16
+    but no AMX measures bf16 against fp32 (see :mod:`moderation.cpu`).
     """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in fh)
-    except OSError:
-        return False
-
-
-def resolve_backend(backend: str) -> str:
-    """``auto`` becomes ``bf16`` where the CPU has bf16 matrix units, else ``torch``; other names pass through."""
     try:
         check_backend(backend)
     except ValueError as exc:
         raise ModelError(str(exc)) from None
-    if backend == "auto":
-        return "bf16" if has_bf16_matrix_units() else "torch"
-    return backend
+    return choose_backend(backend, hidden, intermediate)
+
+
+def resolve_backend(backend: str, hidden: int = 384, intermediate: int | None = None) -> str:
+    """``torch`` or ``bf16``: what ``backend`` runs on here (``backend_choice`` without the reasons)."""
+    return backend_choice(backend, hidden, intermediate).backend
 
 
 class MultiLabelHead(nn.Module):
@@ -124,6 +120,7 @@ class Moderator:
         self.net = net.eval()
         self.path = path  # the folder it was loaded from (None if built in memory)
         self.backend = "torch"
+        self.backend_choice = BackendChoice("torch", "torch", "requested")
         self._runner: Callable[[np.ndarray, np.ndarray], np.ndarray] = self._torch_forward
         self.tokenizer = tokenizer
         self.meta = meta
@@ -158,8 +155,8 @@ class Moderator:
         """Load a model directory; with no argument, the shipped default model.
 
         Backends: ``torch`` (fp32), ``bf16`` (torch with bfloat16 autocast: probabilities
-        within 0.01 of fp32, 2.5-3x faster on CPUs with AMX), and ``auto``: bf16 where the
-        CPU has bf16 matrix units, else torch.
+        within about 0.01 of fp32, 2-3x faster on CPUs with AMX or AVX-512 BF16), and ``auto``:
+        bf16 where the CPU runs bf16 natively, else torch (the rule: ``moderation.cpu.RULE``).
         """
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -180,15 +177,16 @@ class Moderator:
 
     def with_backend(self, backend: str) -> "Moderator":
         """The same model (shared weights and metadata) on another backend (see ``load``)."""
-        backend = resolve_backend(backend)
-        if backend == self.backend:
+        config = self.net.encoder.config
+        choice = backend_choice(backend, config.hidden_size, getattr(config, "intermediate_size", None))
+        if choice == self.backend_choice:
             return self
         twin = Moderator(self.net, self.tokenizer, self.meta, self.path)
         twin.batch_size, twin.thresholds, twin.calibration = self.batch_size, self.thresholds, self.calibration
         twin.withheld = self.withheld
-        if backend == "bf16":
+        if choice.backend == "bf16":
             twin._runner = twin._bf16_forward
-        twin.backend = backend
+        twin.backend, twin.backend_choice = choice.backend, choice
         return twin
 
     def save(self, path: str | os.PathLike, fp16: bool = True) -> Path:

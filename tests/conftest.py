@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ def build_tiny(path: Path, version: str = "0.0.1", seed: int = 0) -> Path:
     moderator = build_moderator(cfg, list(LABELS))
     moderator.meta["config"] = cfg.to_dict()
     moderator.save(path)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``auto``'s per-machine verdicts go to a session file, never the user's ~/.cache (subprocesses inherit it)."""
+    from moderation.cpu import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("cache") / "cpu.json"
+    os.environ[CACHE_ENV] = str(path)
     return path
 
 

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from moderation.cli import app
-from moderation.model import Moderator, has_bf16_matrix_units
+from moderation.cpu import bf16_flags, choose_backend, cpu_info, has_bf16_matrix_units
+from moderation.model import Moderator
 
 # Short and long, calm and hostile, claims and opinion, and an empty text (a rejected row).
 TEXTS = [
@@ -65,8 +66,17 @@ def test_bf16_stays_within_the_equal_scores_bar(tiny_model_dir: Path) -> None:
     assert not np.array_equal(got, want)  # it really ran in reduced precision
 
 
-def test_auto_picks_bf16_only_on_cpus_with_bf16_matrix_units(tiny_model_dir: Path) -> None:
-    assert Moderator.load(tiny_model_dir).backend == ("bf16" if has_bf16_matrix_units() else "torch")
+def test_auto_runs_what_this_cpu_measures_best(tiny_model_dir: Path) -> None:
+    # Unmocked: the real flags and, on AVX-512 BF16 CPUs, the real micro-benchmark (see test_cpu.py for each case).
+    model = Moderator.load(tiny_model_dir)
+    again = choose_backend("auto", 32, 64)  # the cached verdict, where one was measured
+    assert (again.backend, again.measured) == (model.backend_choice.backend, model.backend_choice.measured)
+    assert again.cached == (model.backend_choice.measured is not None)
+    assert model.backend == model.backend_choice.backend
+    if has_bf16_matrix_units():
+        assert model.backend == "bf16"
+    if not bf16_flags(cpu_info()[1]):
+        assert model.backend == "torch"
 
 
 def test_cli_scores_on_bf16_in_input_order(tmp_path: Path, tiny_model_dir: Path) -> None:

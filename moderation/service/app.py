@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, moderator: Any | None = None) -
     async def readyz() -> JSONResponse:
         """Readiness: 200 while scoring works, 503 once shutdown has begun."""
         ready = state.ready
-        body = {"status": "ready" if ready else "draining", "model": state.model_name}
+        body = {"status": "ready" if ready else "draining", "model": state.model_name, "backend": state.backend}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", dependencies=[Depends(require_metrics_token)])

@@ -85,7 +85,7 @@ class ServiceState:
         )
         self.batcher.start()
         self.metrics.model_info.labels(moderator.name).set(1)
-        self.log.info("ready", extra={"event": "ready", "model": moderator.name})
+        self.log.info("ready", extra={"event": "ready", "model": moderator.name, "backend": moderator.backend_choice.describe()})
 
     # --- scoring -----------------------------------------------------------------------
 
@@ -96,6 +96,11 @@ class ServiceState:
     @property
     def model_name(self) -> str | None:
         return self.moderator.name if self.moderator is not None else None
+
+    @property
+    def backend(self) -> dict[str, Any] | None:
+        """What the model runs on and why, with the rule ``auto`` follows (for /readyz)."""
+        return self.moderator.backend_choice.to_dict() if self.moderator is not None else None
 
     async def score(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, shape (len(texts), labels); 503 when not ready or full, 504 on timeout."""
