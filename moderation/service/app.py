@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import moderation
-from moderation.service import coral, native, perspective
+from moderation.service import coral, native, perspective, review
 from moderation.service.http import BodyLimit, error_response, install_error_handlers
 from moderation.service.settings import Settings
 from moderation.service.state import ServiceState
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, moderator: Any | None = None) -
         return error_response(500, "internal error (see the service log)")
 
     app.add_exception_handler(Exception, on_unexpected)
-    for router in (native.router, perspective.router, coral.router):
+    for router in (native.router, perspective.router, coral.router, review.router):
         app.include_router(router)
 
     @app.get("/healthz")
