@@ -554,7 +554,8 @@ SERVE_EPILOG = (
     "  MODERATION_CORAL_SECRET=ss_... moderation serve --coral-threshold hostility=0.8 --coral-threshold misinformation=0.9\n\n"
     "  curl -s localhost:8080/v1/score -H 'Content-Type: application/json' -d '{\"comments\": [{\"id\": \"1\", \"text\": \"Nice piece.\"}]}'\n\n"
     "Endpoints: POST /v1/score, POST /v1alpha1/comments:analyze and :suggestscore (Perspective), "
-    "POST /v1/coral (Coral Talk external moderation), GET /healthz, /readyz, /metrics. "
+    "POST /v1/coral (Coral Talk external moderation), POST /v1/review and GET /review (the review page), "
+    "GET /healthz, /readyz, /metrics. "
     "Stop with SIGTERM or Ctrl-C: in-flight requests finish first.\n"
 )
 
