@@ -1,9 +1,9 @@
 """The review report at scale: build time, file size and opening time in headless Chromium.
 
-    python benchmarks/report.py [--comments 100000] [--model models/default] [--data-dir D] [--repeat 2]
+    python benchmarks/report.py [--comments 100000] [--pool 5000] [--model models/default] [--data-dir D] [--repeat 2]
 
-Inputs: real news comments (UCC validation and Civil Comments from toxic_spans, about 32,000
-distinct texts, cycled with distinct ids to reach ``--comments``), grouped into threads of 50
+Inputs: real news comments (a fixed random sample of ``--pool`` distinct texts from UCC validation
+and Civil Comments in toxic_spans, cycled with distinct ids to reach ``--comments``), grouped into threads of 50
 on pages with a title and authors, as ``moderation score`` writes page comments. Their scores
 come from the model itself (each distinct text scored once; a repeated text gets the same
 scores, as it would from ``moderation score``), written as the score file and the comment table.
@@ -46,14 +46,17 @@ def real_comments(data_dir: Path) -> list[str]:
     return pd.concat([ucc, spans]).dropna().astype(str).map(str.strip).loc[lambda s: s != ""].drop_duplicates().tolist()
 
 
-def build_inputs(out: Path, n: int, model: str | None, data_dir: Path) -> tuple[Path, Path]:
+def build_inputs(out: Path, n: int, pool_size: int, model: str | None, data_dir: Path) -> tuple[Path, Path]:
     """The comment table and its score file (cached in ``out``: scoring is not what is measured)."""
-    table, scores = out / f"comments-{n}.jsonl", out / f"scores-{n}.jsonl"
+    table, scores = out / f"comments-{n}-{pool_size}.jsonl", out / f"scores-{n}-{pool_size}.jsonl"
     if table.exists() and scores.exists():
         return table, scores
+    import random
+
     from moderation.model import Moderator
 
     pool = real_comments(data_dir)
+    pool = random.Random(0).sample(pool, min(pool_size, len(pool)))
     moderator = Moderator.load(model)
     started = time.perf_counter()
     probs = moderator.predict_proba(pool)
@@ -110,6 +113,7 @@ def open_in_chromium(report: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--comments", type=int, default=100_000)
+    parser.add_argument("--pool", type=int, default=5000, help="distinct texts, scored once each")
     parser.add_argument("--model", default=None, help="default: the shipped models/default")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--why-limit", type=int, default=1000)
@@ -120,7 +124,7 @@ def main() -> None:
         raise SystemExit(f"error: {reason}")
     args.out.mkdir(parents=True, exist_ok=True)
     load = open("/proc/loadavg").read().split()[:3]
-    table, scores = build_inputs(args.out, args.comments, args.model, args.data_dir or Path(default_data_dir()))
+    table, scores = build_inputs(args.out, args.comments, args.pool, args.model, args.data_dir or Path(default_data_dir()))
     report = args.out / f"report-{args.comments}.html"
     builds, opens = [], []
     for _ in range(args.repeat):  # interleaved: each build is followed by opening what it wrote
@@ -129,7 +133,7 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
                 if line.startswith("Model name")), platform.processor())
     result = {
-        "comments": args.comments, "why_limit": args.why_limit,
+        "comments": args.comments, "distinct_texts": args.pool, "why_limit": args.why_limit,
         "build_s": [round(b[0], 2) for b in builds], "build_summary": builds[-1][1],
         "size_mb": round(report.stat().st_size / 1e6, 1),
         "open": [{k: round(v, 2) for k, v in o.items()} for o in opens],

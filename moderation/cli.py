@@ -459,7 +459,7 @@ REPORT_EPILOG = (
     "  moderation score dumps/ --output scores.jsonl\n\n"
     "  moderation report scores.jsonl --pages pages.jsonl --output report.html\n\n"
     "  moderation report scores.csv --comments comments.jsonl --text-field body --output report.html\n\n"
-    "  moderation report scores.jsonl --comments dumps/ --why-limit 0 --output report.html    (no model needed)\n\n"
+    "  moderation report scores.jsonl --comments dumps/ --why-limit 0 --output report.html    (no sentence scoring)\n\n"
     "The score records do not hold the comment texts: give them with --pages (moderation extract output) "
     "or --comments (the same inputs given to moderation score), or score with --keep-fields text.\n"
 )
