@@ -9,7 +9,8 @@ come from the model itself (each distinct text scored once; a repeated text gets
 scores, as it would from ``moderation score``), written as the score file and the comment table.
 
 Measured: (1) ``moderation report SCORES --comments TABLE --output report.html`` in a subprocess,
-wall clock from start to exit (interpreter start, reading, model load, scoring the sentences of
+wall clock and CPU time (user + system, all threads: on a shared machine the wall clock mostly
+measures the other jobs) from start to exit (interpreter start, reading, model load, scoring the sentences of
 up to ``--why-limit`` flagged comments, writing) with the command's own summary line; (2) the
 file size; (3) in the system Chromium (headless, Playwright): from navigation to the page's
 script having parsed the data and indexed every comment (``data-ready``), and to the first
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -73,15 +75,19 @@ def build_inputs(out: Path, n: int, pool_size: int, model: str | None, data_dir:
     return table, scores
 
 
-def build(scores: Path, table: Path, report: Path, model: str | None, why_limit: int) -> tuple[float, str]:
+def build(scores: Path, table: Path, report: Path, model: str | None, why_limit: int) -> tuple[float, float, str]:
+    """Wall clock and CPU time (user + system, all threads) of the command, and its summary line."""
     cmd = [sys.executable, "-m", "moderation.cli", "report", str(scores), "--comments", str(table),
            "--output", str(report), "--why-limit", str(why_limit)] + (["--model", model] if model else [])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CI": "1"})
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(done.stderr)
-    return seconds, done.stderr.strip().splitlines()[-1]
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu, done.stderr.strip().splitlines()[-1]
 
 
 def open_in_chromium(report: Path) -> dict[str, float]:
@@ -134,10 +140,10 @@ def main() -> None:
                 if line.startswith("Model name")), platform.processor())
     result = {
         "comments": args.comments, "distinct_texts": args.pool, "why_limit": args.why_limit,
-        "build_s": [round(b[0], 2) for b in builds], "build_summary": builds[-1][1],
+        "build_s": [round(b[0], 2) for b in builds], "build_cpu_s": [round(b[1], 2) for b in builds], "build_summary": builds[-1][2],
         "size_mb": round(report.stat().st_size / 1e6, 1),
         "open": [{k: round(v, 2) for k, v in o.items()} for o in opens],
-        "cpu": cpu, "cores": os.cpu_count(), "load_at_start": load,
+        "cpu": cpu, "cores": os.cpu_count(), "load_at_start": load, "load_at_end": open("/proc/loadavg").read().split()[:3],
         "chromium": subprocess.run([browser.CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip(),
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
