@@ -517,6 +517,98 @@ def _run_job(scorer: "Scorer", job: "Job", show_progress: bool, verbose: bool) -
                    warn=lambda m: bar.console.print(f"warning: {m}", markup=False))
 
 
+REPORT_EPILOG = (
+    "Examples:\n\n"
+    "  moderation extract dumps/*.txt --output pages.jsonl\n\n"
+    "  moderation score dumps/ --output scores.jsonl\n\n"
+    "  moderation report scores.jsonl --pages pages.jsonl --output report.html\n\n"
+    "  moderation report scores.csv --comments comments.jsonl --text-field body --output report.html\n\n"
+    "  moderation report scores.jsonl --comments dumps/ --why-limit 0 --output report.html    (no sentence scoring)\n\n"
+    "The score records do not hold the comment texts: give them with --pages (moderation extract output) "
+    "or --comments (the same inputs given to moderation score), or score with --keep-fields text.\n"
+)
+
+
+@app.command(epilog=REPORT_EPILOG)
+def report(
+    scores: Annotated[list[Path], typer.Argument(help="Outputs of moderation score (.jsonl, .csv or .parquet).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.", show_default=False)],
+    pages: Annotated[Optional[list[Path]], typer.Option("--pages", help="Comment texts from moderation extract output (JSONL), matched by page source and comment id.", show_default=False)] = None,
+    comments: Annotated[Optional[list[str]], typer.Option("--comments", help="Comment texts from the inputs that moderation score read (tables, page dumps or folders), matched by id.", show_default=False)] = None,
+    text_field: Annotated[str, typer.Option(help="Text field of --comments tables.")] = "text",
+    id_field: Annotated[Optional[str], typer.Option(help="Id field of --comments tables (as given to moderation score).", show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model for the thresholds and the per-sentence 'Why' scores (default: the shipped models/default).", show_default=False)] = None,
+    why_limit: Annotated[int, typer.Option(min=0, help="Explain at most this many flagged comments, highest first (0: no sentence scoring, no model load).")] = 1000,
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "auto",
+    title: Annotated[str, typer.Option(help="Heading of the page.")] = "Moderation review",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+) -> None:
+    """Write a self-contained HTML review page (overview, queue, why, page threads, CSV label export) for scored comments."""
+    from moderation import report as rep
+    from moderation.io import check_output
+    from moderation.model import check_model_dir, read_meta
+
+    started = time.perf_counter()
+    if output.suffix.lower() not in (".html", ".htm"):
+        _fail(f"--output {output}: the report is an HTML file, name it .html")
+    check_output(output, [*scores, *(pages or [])])
+    meta = read_meta(check_model_dir(model))
+    records = [r for path in scores for r in rep.read_scores(path)]
+    if not records:
+        _fail("the score files hold no records")
+    lookup: dict = {}
+    for path in pages or []:
+        lookup.update(rep.texts_from_pages(path))
+    if comments:
+        lookup.update(rep.texts_from_inputs(comments, text_field, id_field))
+    labels = list(meta["labels"])
+    thresholds = {label: float(meta.get("thresholds", {}).get(label, 0.5)) for label in labels}
+    name = f"{meta.get('name', 'moderation')}@{meta.get('version', '0')}"
+    scored_by = rep.model_of(records) or name
+    if scored_by != name:
+        typer.echo(f"warning: the scores come from {scored_by}; thresholds and sentence scores from {name}", err=True)
+    inputs = [str(p) for p in scores] + [f"texts: {p}" for p in [*(pages or []), *(comments or [])]]
+    data = rep.Report(records, labels, thresholds, scored_by, inputs, rep.attach_texts(records, lookup))
+    missing = sum(t is None for t in data.texts)
+    if missing:
+        typer.echo(f"warning: {missing:,} of {len(records):,} comments have no text in the inputs"
+                   + ("" if pages or comments else " (give --pages or --comments)"), err=True)
+    plan = rep.why_plan(data, why_limit) if why_limit else []
+    sentences = [s for _, _, texts in plan for s in texts]
+    why_seconds = 0.0
+    if sentences:
+        why_started = time.perf_counter()
+        from moderation.model import Moderator
+
+        scorer = Moderator.load(model, backend=backend)
+        rep.attach_why(data, plan, _predict_with_progress(scorer, sentences, not quiet and sys.stderr.isatty() and not os.environ.get("CI")))
+        why_seconds = time.perf_counter() - why_started
+    html_text = rep.render(data, title)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html_text, encoding="utf-8")
+    if not quiet:
+        typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB): {len(records):,} comments, "
+                   f"{len(data.why):,} explained ({len(sentences):,} sentences scored in {why_seconds:.1f}s), "
+                   f"{time.perf_counter() - started:.1f}s in all", err=True)
+
+
+def _predict_with_progress(scorer, texts: list[str], show: bool, step: int = 512):  # type: ignore[no-untyped-def]
+    """``predict_proba`` in steps, with a progress bar on a terminal."""
+    import numpy as np
+
+    if not show:
+        return scorer.predict_proba(texts)
+    from rich.progress import Progress
+
+    parts = []
+    with Progress(transient=True) as bar:
+        task = bar.add_task("scoring sentences", total=len(texts))
+        for start in range(0, len(texts), step):
+            parts.append(scorer.predict_proba(texts[start:start + step]))
+            bar.update(task, advance=len(parts[-1]))
+    return np.vstack(parts)
+
+
 SERVE_FLAGS = {"timeout_s": "timeout"}  # Settings fields whose flag is not the field name
 
 SERVE_EPILOG = (
@@ -526,7 +618,8 @@ SERVE_EPILOG = (
     "  MODERATION_CORAL_SECRET=ss_... moderation serve --coral-threshold hostility=0.8 --coral-threshold misinformation=0.9\n\n"
     "  curl -s localhost:8080/v1/score -H 'Content-Type: application/json' -d '{\"comments\": [{\"id\": \"1\", \"text\": \"Nice piece.\"}]}'\n\n"
     "Endpoints: POST /v1/score, POST /v1alpha1/comments:analyze and :suggestscore (Perspective), "
-    "POST /v1/coral (Coral Talk external moderation), GET /healthz, /readyz, /metrics. "
+    "POST /v1/coral (Coral Talk external moderation), POST /v1/review and GET /review (the review page), "
+    "GET /healthz, /readyz, /metrics. "
     "Stop with SIGTERM or Ctrl-C: in-flight requests finish first.\n"
 )
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import moderation
-from moderation.service import coral, native, perspective
+from moderation.service import coral, native, perspective, review
 from moderation.service.auth import key_missing_or_wrong, require_metrics_token
 from moderation.service.http import BodyLimit, error_response, install_error_handlers
 from moderation.service.metrics import CONTENT_TYPE
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, moderator: Any | None = None) -
         return error_response(500, "internal error (see the service log)")
 
     app.add_exception_handler(Exception, on_unexpected)
-    for router in (native.router, perspective.router, coral.router):
+    for router in (native.router, perspective.router, coral.router, review.router):
         app.include_router(router)
 
     @app.get("/healthz")

@@ -19,7 +19,8 @@ from moderation.service.auth import require_api_key
 from moderation.service.feedback import append_row, label_row
 from moderation.service.http import COMMENT_EMPTY, ApiError, parse_body
 from moderation.service.state import ServiceState, get_state
-from moderation.service.text import html_to_text, sentence_spans
+from moderation.service.text import html_to_text
+from moderation.spans import with_sentences
 
 router = APIRouter(prefix="/v1alpha1", dependencies=[Depends(require_api_key)])
 
@@ -160,9 +161,9 @@ async def analyze(request: Request) -> dict[str, Any]:
         if params and params.scoreType not in (None, SCORE_TYPE):
             raise ApiError(400, f"Attribute {name}: unsupported scoreType {params.scoreType!r}; only {SCORE_TYPE}")
     text = comment_text(body.comment)
-    spans = sentence_spans(text, state.settings.max_comments - 1) if body.spanAnnotations else []
+    spans, texts = with_sentences(text, state.settings.max_comments - 1) if body.spanAnnotations else ([], [text])
     # The whole comment and its sentences share one trip through the batcher.
-    probs = await state.score([text] + [text[b:e] for b, e in spans])
+    probs = await state.score(texts)
     column = {label: i for i, label in enumerate(state.moderator.labels)}
     scores: dict[str, Any] = {}
     for name, params in body.requestedAttributes.items():
