@@ -1,6 +1,7 @@
 """Spark scoring against ``moderation score`` on the same rows, cores, backend and model.
 
     python benchmarks/spark.py [--rows 20000] [--model models/default] [--backend torch] [--repeat 2]
+    python benchmarks/spark.py --steady [--master local[2] | --master local[1] --spark-only] [--rows N]
 
 Takes ``--rows`` real comments (UCC + Toxic Spans, as benchmarks/memory.py writes them: JSONL
 with ids) and, interleaved ``--repeat`` times, runs in subprocesses on that same file:
@@ -72,6 +73,40 @@ def estimate(per_core: float, efficiency: float, comments: float = 100e6, cores_
              "core_hours": round(core_hours, 1)} for n in (1, 10, 25, 50, 100)]
 
 
+def steady(src: Path, workdir: Path, args: argparse.Namespace) -> None:
+    """Warm, in one process: the local pipeline (``scoring.run``, as ``moderation score`` runs it once
+    the model is loaded) and ``score_files`` on a session whose workers already hold the model,
+    interleaved. Start-up costs are left out: at 100M rows they are noise, on a starved machine not."""
+    from moderation.io import Fields
+    from moderation.model import Moderator
+    from moderation.scoring import WINDOW_ROWS, Job, run as run_local
+    from moderation.spark import score_files, session
+
+    spark, _ = session(args.master, WINDOW_ROWS)
+    warm = workdir / "warm.jsonl"
+    warm.write_text("".join(src.read_text().splitlines(keepends=True)[:50]))
+    score_files(spark, [str(warm)], workdir / "warm.parquet", Fields(), args.model, args.backend, None, WINDOW_ROWS)
+    moderator = Moderator.load(args.model, backend=args.backend) if not args.spark_only else None
+    rows = []
+    for i in range(args.repeat):
+        if moderator is not None:
+            load = os.getloadavg()[0]
+            summary = run_local(moderator, Job([str(src)], workdir / f"local{i}.jsonl", "jsonl"))
+            rows.append({"run": "local (warm)", "rate": round(summary.rate, 1), "seconds": round(summary.seconds, 1), "load_before": round(load, 2)})
+            print(json.dumps(rows[-1]), flush=True)
+        load = os.getloadavg()[0]
+        summary = score_files(spark, [str(src)], workdir / f"spark{i}.parquet", Fields(), args.model, args.backend, None, WINDOW_ROWS)
+        rows.append({"run": f"spark {args.master} (warm)", "rate": round(summary.rate, 1), "seconds": round(summary.seconds, 1),
+                     "load_before": round(load, 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(exist_ok=True)
+    name = args.master.replace("[", "").replace("]", "").replace("*", "all")
+    (out / f"spark-steady-{name}.json").write_text(json.dumps({"cpu": cpu_model(), "rows": args.rows, "backend": args.backend,
+                                                                 "master": args.master, "runs": rows}, indent=2) + "\n")
+    spark.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=20_000)
@@ -79,11 +114,18 @@ def main() -> None:
     ap.add_argument("--backend", choices=("torch", "bf16"), default="torch", help="explicit, so both engines use the same one")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--steady", action="store_true", help="warm rates in one process (no start-up), interleaved; see steady()")
+    ap.add_argument("--master", default="local[2]", help="with --steady: the Spark master")
+    ap.add_argument("--spark-only", action="store_true", help="with --steady: skip the local engine (e.g. for local[1])")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="moderation-spark-"))
     src = workdir / "comments.jsonl"
     make_dump(src, args.rows, args.data_dir or default_data_dir())
+    if args.steady:
+        steady(src, workdir, args)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
     common = ["--model", str(args.model), "--backend", args.backend]
     runs = []
     for _ in range(args.repeat):

@@ -52,7 +52,7 @@ def locate_model(ref: str) -> Path:
     except Exception:  # no SparkContext / SparkFiles root in this process
         pass
     for path in candidates:
-        if (path / META_FILE).is_file() or (path.is_symlink() and (path.resolve() / META_FILE).is_file()):
+        if (path / META_FILE).is_file():  # follows a registry pointer such as models/default
             return model_dir(path)
     raise ModelError(f"no model at {ref!r} on {os.uname().nodename} (cwd {os.getcwd()}): "
                      f"not a folder holding {META_FILE}, nor a file shipped with --archives/SparkFiles")
