@@ -13,6 +13,8 @@ Needs the ``spark`` extra (pyspark 4) and Java 17 or newer.
 
 from __future__ import annotations
 
+import functools
+import glob
 import math
 import os
 import sys
@@ -193,16 +195,37 @@ def score_dataframe(df: DataFrame, text_col: str = "text", model: str | os.PathL
 # --- moderation score --engine spark --------------------------------------------------------
 
 
+def _tables_in(folder: Path) -> list[Path]:
+    """A local folder's table files, sorted (hidden files and Spark's ``_SUCCESS`` markers skipped)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+                  and TABLE_FORMATS.get(Path(p.name.removesuffix(".gz")).suffix.lower()))
+
+
+def expand_paths(paths: Sequence[str]) -> list[str]:
+    """Local folders and globs become their table files in sorted order, so rows come out in the
+    order of the command line (Spark itself packs files by size); remote paths stay as they are."""
+    files: list[str] = []
+    for path in paths:
+        if "://" in path:
+            files.append(path)
+        elif Path(path).is_dir():
+            if not (found := _tables_in(Path(path))):
+                raise InputError(f"{path}: folder has no .parquet, .jsonl or .csv files")
+            files += map(str, found)
+        elif glob.has_magic(path):
+            if not (found := sorted(glob.glob(path))):
+                raise InputError(f"{path}: no file matches")
+            files += found
+        elif not Path(path).exists():
+            raise InputError(f"{path}: no such file")
+        else:
+            files.append(path)
+    return files
+
+
 def input_format(path: str) -> str:
-    """``parquet``, ``jsonl``, ``csv`` or ``tsv`` from a path, glob or folder (a local folder by the first table in it)."""
-    local = Path(path)
-    if "://" not in path and local.is_dir():
-        tables = sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
-                        and TABLE_FORMATS.get(Path(p.name.removesuffix(".gz")).suffix.lower()))
-        if not tables:
-            raise InputError(f"{path}: folder has no .parquet, .jsonl or .csv files")
-        local = tables[0]
-    kind = TABLE_FORMATS.get(Path(str(local).removesuffix(".gz")).suffix.lower())
+    """``parquet``, ``jsonl``, ``csv`` or ``tsv`` from a path's extension (``.gz`` allowed)."""
+    kind = TABLE_FORMATS.get(Path(path.removesuffix(".gz")).suffix.lower())
     if kind not in SPARK_FORMATS:
         raise InputError(f"{path}: --engine spark reads Parquet, JSONL, CSV and TSV tables (by extension); "
                          "for page dumps run moderation extract first, or score them without --engine")
@@ -210,20 +233,28 @@ def input_format(path: str) -> str:
 
 
 def read_tables(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
-    """One DataFrame over all inputs (one format), with each row's file in ``_source``."""
-    kinds = {input_format(p) for p in paths}
+    """One DataFrame over all inputs (one format), with each row's file in ``_source``.
+    Each input is read on its own with the schema of all of them, and the reads are joined in
+    input order (one read over all would order files by size)."""
+    files = expand_paths(paths)
+    kinds = {input_format(p) for p in files}
     if len(kinds) > 1:
         raise InputError(f"--engine spark reads one format per run, got {', '.join(sorted(kinds))}")
     kind = kinds.pop()
-    reader = spark.read
-    if kind == "parquet":
-        df = reader.parquet(*paths)
-    elif kind == "jsonl":
-        df = reader.json(list(paths))
-    else:  # quoted fields may span lines and double their quotes, as in the local reader
-        df = reader.csv(list(paths), header=True, multiLine=True, escape='"', sep="\t" if kind == "tsv" else ",",
-                        quote="" if kind == "tsv" else '"')
-    return df.withColumn("_source", F.col("_metadata.file_path"))
+
+    def read(targets: list[str], schema: T.StructType | None = None) -> DataFrame:
+        reader = spark.read if schema is None else spark.read.schema(schema)
+        if kind == "parquet":
+            return reader.parquet(*targets)
+        if kind == "jsonl":
+            return reader.json(targets)
+        # quoted fields may span lines and double their quotes, as in the local reader
+        return reader.csv(targets, header=True, multiLine=True, escape='"', sep="\t" if kind == "tsv" else ",",
+                          quote="" if kind == "tsv" else '"')
+
+    schema = read(files).schema
+    parts = [read([f], schema).withColumn("_source", F.col("_metadata.file_path")) for f in files]
+    return functools.reduce(DataFrame.union, parts)
 
 
 def _as_text(col: Column, dtype: T.DataType) -> Column:
