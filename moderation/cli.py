@@ -390,8 +390,10 @@ SCORE_EPILOG = (
     "  curl -s https://example.com/story | moderation score - --stdin-format page --output page.jsonl\n\n"
     "  moderation score big.jsonl --output scores.jsonl --resume    (continue a killed run)\n\n"
     "  moderation score comments.jsonl --output scores.jsonl --backend torch    (exact fp32 scores)\n\n"
+    "  moderation score 'lake/comments/*.parquet' --output scores.parquet --engine spark --master 'local[2]'\n\n"
     "Rejected rows go to OUT.errors.jsonl with line, id and reason. Work in progress is kept in "
-    "OUT.partial/; OUT itself appears only when the run is complete.\n" + EXIT_CODES
+    "OUT.partial/; OUT itself appears only when the run is complete. With --engine spark (pip install -e '.[spark]', "
+    "Java 17+) OUT is a folder of Parquet partitions and rejected rows go to OUT.errors/ (see docs/spark.md).\n" + EXIT_CODES
 )
 
 
@@ -412,6 +414,8 @@ def score(
     stdin_format: Annotated[str, typer.Option(help="What - holds: auto (JSONL, CSV/TSV, HTML or Parquet, told by the first line that is not blank), jsonl, csv, tsv, parquet or page (a plain-text or HTML page dump).")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report model, settings and each committed chunk.")] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or spark (tables on a Spark cluster or local[N]; OUT is a folder of Parquet partitions).")] = "local",
+    master: Annotated[Optional[str], typer.Option(help="With --engine spark: the Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*]).", show_default=False)] = None,
 ) -> None:
     """Score comment tables and page dumps for hostility and misinformation: one output record per comment, in input order."""
     from moderation.io import RESERVED, STDIN, STDIN_FORMATS, Fields, check_encoding, check_inputs, check_output, expand_inputs, output_format
@@ -429,6 +433,15 @@ def score(
         check_backend(backend)  # before the inputs are read and the model loads
     except ValueError as exc:
         _fail(str(exc))
+    if engine not in ENGINES:
+        _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if master and engine != "spark":
+        _fail("--master needs --engine spark")
+    if engine == "spark":
+        summary = _run_spark_score(inputs, output, Fields(text_field, id_field, keep), fmt, resume, batch_size, model, backend, master,
+                                   verbose, progress=not quiet and sys.stderr.isatty() and not os.environ.get("CI"))
+        _report(summary, quiet, strict, f"{output}.errors/")
+        return
     try:
         fields = Fields(text_field, id_field, keep, check_encoding(encoding))
         paths = expand_inputs(inputs)
@@ -443,17 +456,59 @@ def score(
         _fail(f"{exc.filename or output}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail(f"interrupted; finished chunks are kept in {output}.partial/: rerun with --resume to continue", 130)
-    to_stdout = str(output) == STDIN
+    _report(summary, quiet, strict, f"{output}.errors.jsonl", to_stdout=str(output) == STDIN)
+
+
+def _report(summary: "Summary", quiet: bool, strict: bool, errors: str, to_stdout: bool = False) -> None:
+    """The summary line, and the exit code for runs that scored nothing or rejected rows under --strict."""
     if not quiet:
         typer.echo(summary.text(), err=True)
         if summary.rejected and not to_stdout:
-            typer.echo(f"{summary.rejected:,} rejected rows listed in {output}.errors.jsonl", err=True)
+            typer.echo(f"{summary.rejected:,} rejected rows listed in {errors}", err=True)
     if summary.scored == 0 and summary.rejected == 0:
         _fail("nothing to score: the inputs hold no rows")
     if summary.scored == 0:
-        _fail("nothing could be read: no row was scored (" + ("the rejected rows are listed above)" if to_stdout else f"see {output}.errors.jsonl)"))
+        _fail("nothing could be read: no row was scored (" + ("the rejected rows are listed above)" if to_stdout else f"see {errors})"))
     if strict and summary.rejected:
         raise typer.Exit(1)
+
+
+ENGINES = ("local", "spark")
+
+
+def _run_spark_score(inputs: list[str], output: Path, fields: "Fields", fmt: Optional[str], resume: bool, batch_size: Optional[int],
+                     model: Optional[Path], backend: str, master: Optional[str], verbose: bool, progress: bool) -> "Summary":
+    """``score --engine spark``: the tables are read, scored and written by Spark (moderation.spark)."""
+    from moderation.io import STDIN
+
+    if resume:
+        _fail("--resume is for the local engine: Spark reruns failed tasks itself")
+    if STDIN in inputs:
+        _fail("--engine spark reads files, folders and globs, not - (stdin)")
+    if fmt not in (None, "parquet") or (fmt is None and output.suffix.lower() in (".jsonl", ".csv", ".tsv", ".json")):
+        _fail("--engine spark writes a folder of Parquet partitions: name --output e.g. scores.parquet")
+    if "://" not in str(output) and output.exists():
+        _fail(f"{output}: already exists; choose another --output or delete it")
+    try:
+        from pyspark.errors import PySparkException
+
+        from moderation import spark as engine
+        from moderation.scoring import WINDOW_ROWS
+    except ImportError as exc:
+        _fail(f"--engine spark needs pyspark ({exc}): pip install -e '.[spark]'")
+    try:
+        session, created = engine.session(master, WINDOW_ROWS, quiet=not verbose, progress=progress)
+    except Exception as exc:  # pyspark raises several types when the JVM cannot start
+        _fail(f"Spark could not start (it needs Java 17 or newer on PATH or in JAVA_HOME): {str(exc).strip().splitlines()[0]}")
+    try:
+        return engine.score_files(session, inputs, output, fields, model, backend, batch_size, WINDOW_ROWS)
+    except ModerationError as exc:
+        _fail(str(exc), exc.exit_code)
+    except PySparkException as exc:
+        _fail(f"Spark: {str(exc).strip().splitlines()[0]}")
+    finally:
+        if created:
+            session.stop()
 
 
 def _run_score(paths: list[str], output: Path, fmt: str, fields: "Fields", resume: bool, batch_size: Optional[int],

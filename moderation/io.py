@@ -160,18 +160,25 @@ def _row(source: str, line: int, obj: dict[str, Any], fields: Fields, row_number
         row.id = row.id if id_ok else str(row.id).encode("utf-8", "backslashreplace").decode("utf-8")
         row.fields = {}
         row.reason = "invalid Unicode (a lone surrogate) in the id or a kept field"
-    elif text is None:
-        row.reason = f"missing text field {fields.text!r}"
-    elif not isinstance(text, str):
-        row.reason = f"text field {fields.text!r} is {type(text).__name__}, not a string"
-    elif not text.strip():
-        row.reason = "empty text"
-    elif not _encodable(text):
-        row.reason = "invalid Unicode (a lone surrogate) in the text"
+    elif reason := text_problem(text, fields.text):
+        row.reason = reason
     else:
         row.truncated = len(text) > MAX_CHARS
         row.text = text[:MAX_CHARS]
     return row
+
+
+def text_problem(text: Any, name: str) -> str | None:
+    """Why ``text`` (the value of field ``name``) cannot be scored, or None: missing, not a string, empty, lone surrogates."""
+    if text is None:
+        return f"missing text field {name!r}"
+    if not isinstance(text, str):
+        return f"text field {name!r} is {type(text).__name__}, not a string"
+    if not text.strip():
+        return "empty text"
+    if not _encodable(text):
+        return "invalid Unicode (a lone surrogate) in the text"
+    return None
 
 
 def check_encoding(name: str) -> str:
