@@ -148,12 +148,11 @@ def _score_udf(ref: str, backend: str, labels: list[str], text_col: str, batch_s
 
 
 def model_labels(model: str | os.PathLike | None) -> tuple[str, list[str]]:
-    """(reference executors load, the model's labels), read on the driver without loading weights."""
-    if model is None:
-        path = model_dir(None)
-        return str(path), list(read_meta(path)["labels"])
-    ref = str(model)
-    return ref, list(read_meta(locate_model(ref))["labels"])
+    """(reference executors load, the labels the model emits), read on the driver without loading weights."""
+    ref = str(model_dir(None)) if model is None else str(model)
+    meta = read_meta(model_dir(None) if model is None else locate_model(ref))
+    withheld = meta.get("withheld_labels") or {}
+    return ref, [label for label in meta["labels"] if label not in withheld]
 
 
 def score_dataframe(df: DataFrame, text_col: str = "text", model: str | os.PathLike | None = None,
