@@ -616,7 +616,7 @@ def report(
         lookup.update(rep.texts_from_pages(path))
     if comments:
         lookup.update(rep.texts_from_inputs(comments, text_field, id_field))
-    labels = list(meta["labels"])
+    labels = [label for label in meta["labels"] if label not in (meta.get("withheld_labels") or {})]
     thresholds = {label: float(meta.get("thresholds", {}).get(label, 0.5)) for label in labels}
     name = f"{meta.get('name', 'moderation')}@{meta.get('version', '0')}"
     scored_by = rep.model_of(records) or name

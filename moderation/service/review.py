@@ -53,7 +53,7 @@ async def review(request: Request) -> HTMLResponse:
     for number, (comment, scores) in enumerate(zip(body.comments, scored), 1):
         page = comment.model_dump(include={"author", "source", "title", "position"}, exclude_none=True)
         records.append({**scores.to_dict(), "id": scores.id or str(number), **page})
-    data = rep.Report(records, list(moderator.labels), dict(moderator.thresholds), state.model_name,
+    data = rep.Report(records, list(moderator.emitted_labels), dict(moderator.thresholds), state.model_name,
                       [f"POST /v1/review: {len(records)} comments"], texts)
 
     async def predict(sentences: list[str]):  # type: ignore[no-untyped-def]
