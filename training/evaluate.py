@@ -251,7 +251,8 @@ def _language_templates(english: dict[str, Any], others: dict[str, Any] | None) 
     example = worst[1]["highest"][0] if worst[1].get("highest") else None
     note = f" Highest-scoring in {worst[0]}: {example['score']:.3f} — {example['text']}" if example else ""
     return ("\nThe same ten templates and identities in our own German, Portuguese and Chinese translations "
-            f"(`training/bias.py`), at the same threshold:{note}\n\n" + "\n".join(rows) + "\n")
+            f"(`training/bias.py`), at the same threshold.{note} A low share means little in a language the model "
+            "does not read: compare the non-English functional tests.\n\n" + "\n".join(rows) + "\n")
 
 
 def _functional_section(functional: dict[str, Any] | None) -> str:
