@@ -85,7 +85,7 @@ def test_output_dash_works_in_a_real_pipe(tmp_path: Path, tiny_model_dir: Path) 
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": t} for i, t in enumerate(TEXTS)])
     with open(src, "rb") as stdin:
         proc = subprocess.run([sys.executable, "-m", "moderation.cli", "score", "-", "--output", "-", "--model", str(tiny_model_dir)],
-                              stdin=stdin, capture_output=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+                              stdin=stdin, capture_output=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
     assert proc.returncode == 0, proc.stderr.decode()
     assert [json.loads(line)["id"] for line in proc.stdout.decode().splitlines()] == [0, 1, 2]
     assert b"scored 3 rows" in proc.stderr and not (tmp_path / "-").exists()
