@@ -402,6 +402,11 @@ def score(
         typer.echo(summary.text(), err=True)
         if summary.rejected:
             typer.echo(f"{summary.rejected:,} rejected rows listed in {output}.errors.jsonl", err=True)
+    if summary.scored == 0 and summary.rejected == 0 and summary.pages:
+        # an article without reader comments is a normal page, not a mistake
+        if not quiet:
+            typer.echo(f"note: no comments found in {summary.pages:,} page{'s' if summary.pages > 1 else ''}; wrote an empty {output}", err=True)
+        return
     if summary.scored == 0 and summary.rejected == 0:
         _fail("nothing to score: the inputs hold no rows")
     if summary.scored == 0:

@@ -52,6 +52,7 @@ class Summary:
 
     scored: int = 0
     rejected: int = 0
+    pages: int = 0  # page dumps read (a page may hold no comment)
     seconds: float = 0.0
     flagged: dict[str, int] = field(default_factory=dict)
 
@@ -214,7 +215,10 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.labels}
     columns = job.columns(scorer.labels)
-    rows = read_inputs(job.inputs, job.fields, job.stdin_format)
+    def count_page() -> None:
+        summary.pages += 1
+
+    rows = read_inputs(job.inputs, job.fields, job.stdin_format, count_page)
     if journal.rows_read:
         skipped = sum(1 for _ in itertools.islice(rows, journal.rows_read))
         if skipped < journal.rows_read:
@@ -270,5 +274,8 @@ def finish(job: Job, chunks: int, columns: Columns) -> None:
     else:
         job.errors.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
     parts = [_chunk_path(job, i, job.fmt) for i in range(chunks)]
-    _commit_file(job.output, lambda p: concat_chunks(parts, p, job.fmt, columns))
+    if parts:
+        _commit_file(job.output, lambda p: concat_chunks(parts, p, job.fmt, columns))
+    else:  # no rows (pages without comments): a valid empty table, with its header / schema
+        _commit_file(job.output, lambda p: write_chunk(p, [], job.fmt, columns, header=True))
     shutil.rmtree(job.partial)
