@@ -268,12 +268,15 @@ def find_boundary(lines: list[Line]) -> int:
 
 def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray) -> bool:
     """A learned cut (no header or repeated comment furniture at it) must leave below it
-    lines that the region model mostly calls comments: an uncertain cut keeps the text in
-    the article (a missed comment costs less than an article taken for comments)."""
-    side = np.asarray([zi for ln, zi in zip(scored, z) if ln.index >= cut])
-    if not len(side):
+    lines that the region model calls comments on average, and clearly more so than the
+    lines above: an uncertain cut keeps the text in the article (a missed comment costs
+    less than an article paragraph taken for a comment, which would be scored and flagged)."""
+    below = np.asarray([ln.index >= cut for ln in scored])
+    if not below.any():
         return True  # only short lines below: the cut model's layout evidence decides
-    return float(np.mean(side > 0)) >= C.MIN_COMMENT_SHARE and float(np.median(side)) >= C.MIN_COMMENT_LOGIT
+    side, above = z[below], z[~below]
+    shift = float(np.mean(side) - np.mean(above)) if len(above) else float("inf")
+    return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.MIN_COMMENT_SHIFT
 
 
 def author_candidate(line: Line, nxt: Line | None) -> bool:
