@@ -217,25 +217,6 @@ def test_stdin_html_after_blank_lines_is_a_page_and_gzip_is_named(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out.jsonl").read_text() == ""
 
-
-@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
-def test_page_without_comments_writes_an_empty_output(tmp_path: Path, tiny_model_dir: Path, suffix: str) -> None:
-    page = tmp_path / "story.txt"
-    page.write_text("Council approves budget\n\nThe city council approved the budget on Tuesday, officials said.\n\n"
-                    "The vote was 7 to 2, and the plan takes effect in January, the mayor's office said.\n", encoding="utf-8")
-    out = tmp_path / f"scores.{suffix}"
-    result = CliRunner().invoke(app, ["score", str(page), "--output", str(out), "--model", str(tiny_model_dir)])
-    assert result.exit_code == 0, result.output
-    assert "note: no comments found in 1 page; wrote an empty" in result.output
-    if suffix == "parquet":
-        table = pq.read_table(out)
-        assert table.num_rows == 0 and "scores" in table.column_names
-    elif suffix == "csv":
-        assert out.read_text().splitlines()[0].startswith("id,")
-        assert len(out.read_text().splitlines()) == 1
-    else:
-        assert out.read_text() == ""
-    assert not (tmp_path / f"scores.{suffix}.partial").exists()
     packed = score(tiny_model_dir, "-", "--output", str(tmp_path / "gz.jsonl"), input=gzip.compress(b'{"text": "hi"}\n'))
     assert packed.exit_code == 2 and "stdin is gzip-compressed" in packed.output
 
