@@ -465,6 +465,12 @@ def _report(summary: "Summary", quiet: bool, strict: bool, errors: str, to_stdou
         typer.echo(summary.text(), err=True)
         if summary.rejected and not to_stdout:
             typer.echo(f"{summary.rejected:,} rejected rows listed in {errors}", err=True)
+    if summary.scored == 0 and summary.rejected == 0 and summary.pages:
+        # an article without reader comments is a normal page, not a mistake
+        if not quiet:
+            where = "nothing to stdout" if to_stdout else f"an empty {errors.removesuffix('.errors.jsonl')}"
+            typer.echo(f"note: no comments found in {summary.pages:,} page{'s' if summary.pages > 1 else ''}; wrote {where}", err=True)
+        return
     if summary.scored == 0 and summary.rejected == 0:
         _fail("nothing to score: the inputs hold no rows")
     if summary.scored == 0:

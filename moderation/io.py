@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -348,8 +348,9 @@ def read_parquet(path: str, fields: Fields, data: bytes | None = None) -> Iterat
             yield _row(path, row_number, obj, fields, row_number)
 
 
-def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
-    """Extract a page dump and yield each comment with its page, author, position and title."""
+def read_pages(path: str, data: bytes | None = None, on_page: Callable[[], None] = lambda: None) -> Iterator[Row]:
+    """Extract a page dump and yield each comment with its page, author, position and title;
+    ``on_page`` is called once the page is extracted (a page may hold no comment)."""
     from moderation.extract import decode_bytes, extract_page, extract_path
 
     try:
@@ -360,6 +361,7 @@ def read_pages(path: str, data: bytes | None = None) -> Iterator[Row]:
     except Exception as exc:  # one page the extractor cannot handle must not stop a batch run
         yield Row(path, 0, None, reason=f"extraction failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         return
+    on_page()
     for position, comment in enumerate(doc.comments, 1):
         meta = {"source": doc.source or path, "author": comment.author, "position": position, "title": doc.title}
         row = _row(path, position, {"id": comment.id, "text": comment.text}, Fields(), position)
@@ -438,10 +440,10 @@ def _lines(path: str) -> Iterator[bytes]:
             raise InputError(f"{path}: cannot read ({detail})") from None
 
 
-def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
+def read_input(path: str, fields: Fields, stdin_format: str = "auto", on_page: Callable[[], None] = lambda: None) -> Iterator[Row]:
     """All rows of one input, in order. Unknown fields fail here, before the first row.
     ``stdin_format`` says what ``-`` holds (one of STDIN_FORMATS). Tables stream; pages, and Parquet
-    from stdin or ``.gz``, are read whole."""
+    from stdin or ``.gz``, are read whole; ``on_page`` is called for each page extracted."""
     kind = input_kind(path)
     from_stdin = kind == "stdin"
     head: list[bytes] = []
@@ -457,7 +459,7 @@ def read_input(path: str, fields: Fields, stdin_format: str = "auto") -> Iterato
         data = b"".join(head) + stream.read() if from_stdin else None
         if kind == "parquet" and path.endswith(".gz"):
             data = b"".join(_lines(path))  # Parquet needs random access: decompressed whole, like stdin
-        rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data)
+        rows = read_parquet(path, fields, data) if kind == "parquet" else read_pages(path, data, on_page)
     else:
         lines = itertools.chain(head, stream) if from_stdin else _lines(path)
         rows = read_jsonl(_jsonl_or_array(lines, path, fields.encoding), path, fields) if kind == "jsonl" else read_csv(lines, path, fields, "\t" if kind == "tsv" else ",")
@@ -494,9 +496,9 @@ def estimate_rows(paths: Sequence[str]) -> int | None:
     return total
 
 
-def read_inputs(paths: Sequence[str], fields: Fields, stdin_format: str = "auto") -> Iterator[Row]:
+def read_inputs(paths: Sequence[str], fields: Fields, stdin_format: str = "auto", on_page: Callable[[], None] = lambda: None) -> Iterator[Row]:
     """Rows of several inputs, one after another."""
-    return itertools.chain.from_iterable(read_input(p, fields, stdin_format) for p in paths)
+    return itertools.chain.from_iterable(read_input(p, fields, stdin_format, on_page) for p in paths)
 
 
 # --- output ------------------------------------------------------------------------------

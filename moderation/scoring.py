@@ -52,6 +52,7 @@ class Summary:
 
     scored: int = 0
     rejected: int = 0
+    pages: int = 0  # page dumps read (a page may hold no comment)
     seconds: float = 0.0
     flagged: dict[str, int] = field(default_factory=dict)
 
@@ -219,7 +220,11 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
     summary = journal.summary
     summary.flagged = {label: summary.flagged.get(label, 0) for label in scorer.emitted_labels}
     columns = job.columns(scorer.emitted_labels)
-    rows = read_inputs(job.inputs, job.fields, job.stdin_format)
+
+    def count_page() -> None:
+        summary.pages += 1
+
+    rows = read_inputs(job.inputs, job.fields, job.stdin_format, count_page)
     if journal.rows_read:
         skipped = sum(1 for _ in itertools.islice(rows, journal.rows_read))
         if skipped < journal.rows_read:
@@ -234,7 +239,9 @@ def run(scorer: Scorer, job: Job, on_rows: Callable[[int], None] = lambda n: Non
             raise
         raise InputError(f"{exc}; the {journal.rows_read:,} rows before it are kept in {job.partial}: --resume continues "
                          "if the inputs are unchanged, or delete it to start over") from None
-    finish(job, journal.chunks, columns, scored=summary.scored)
+    # Pages without reader comments are normal: an empty table. Otherwise a run that scored nothing failed.
+    empty_ok = summary.scored == 0 and summary.rejected == 0 and summary.pages > 0
+    finish(job, journal.chunks, columns, scored=summary.scored, empty_ok=empty_ok)
     return summary
 
 
@@ -276,9 +283,10 @@ def _score_windows(scorer: Scorer, job: Job, journal: Journal, rows: Iterator[Ro
         log(f"committed chunk {index} ({journal.rows_read:,} rows read)")
 
 
-def finish(job: Job, chunks: int, columns: Columns, scored: int = 1) -> None:
+def finish(job: Job, chunks: int, columns: Columns, scored: int = 1, empty_ok: bool = False) -> None:
     """Assemble the chunks; the errors file first, the output last (its appearance means done).
-    A run that scored nothing has failed: it leaves no OUT (only the errors file that says why)."""
+    A run that scored nothing has failed: it leaves no OUT (only the errors file that says why),
+    unless ``empty_ok`` (pages without comments), which writes an empty table with its header."""
     if job.stream is not None:  # every chunk has gone to stdout already
         shutil.rmtree(job.partial)
         return
@@ -290,4 +298,6 @@ def finish(job: Job, chunks: int, columns: Columns, scored: int = 1) -> None:
     parts = [_chunk_path(job, i, job.fmt) for i in range(chunks)]
     if scored:
         _commit_file(job.output, lambda p: concat_chunks(parts, p, job.fmt, columns))
+    elif empty_ok:
+        _commit_file(job.output, lambda p: write_chunk(p, [], job.fmt, columns, header=True))
     shutil.rmtree(job.partial)

@@ -1,5 +1,6 @@
-"""Scoring of extraction output against synthetic truth; shared by
-benchmarks/extraction.py and the evaluation gate test (tests/test_extract_gate.py)."""
+"""Scoring of extraction output against known truth; shared by benchmarks/extraction.py,
+benchmarks/real_pages.py and the evaluation gates (tests/test_extract_gate.py,
+tests/test_extract_real_gate.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 from moderation.types import Document
 
 _WS = re.compile(r"\s+")
-_TOKEN = re.compile(r"\w+")
+# words, and each Chinese/Japanese character on its own (those scripts have no spaces)
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\W\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
 
 
 def norm(text: str) -> str:
@@ -77,3 +79,29 @@ class Tally:
             "article_recall": round(self.article_found / self.article_true, 4) if self.article_true else 1.0,
             "comments_in_article": self.comments_in_article,
         }
+
+
+def score_pages(pages: list[dict[str, Any]], docs: list[Document]) -> dict[str, Any]:
+    """Every metric of the real-page benchmark for the extracted ``docs`` of ``pages``
+    (records of training/real_pages.page_record: text, truth, lang, style, longform, source)."""
+    overall, by_style, by_lang, by_kind = Tally(), {}, {}, {}
+    article_only = [0, 0]
+    for i, (page, doc) in enumerate(zip(pages, docs)):
+        label = f"{i}:{page['source']}:{page['lang']}:{page['style']}"
+        overall.add(doc, page["truth"], label)
+        by_kind.setdefault(page["longform"] or "plain", Tally()).add(doc, page["truth"], label)
+        by_lang.setdefault(page["lang"], Tally()).add(doc, page["truth"], label)
+        if page["truth"]["comments"]:
+            by_style.setdefault(page["style"], Tally()).add(doc, page["truth"], label)
+        else:
+            article_only[0] += 1
+            article_only[1] += not doc.comments
+    keys = ("pages", "comment_precision", "comment_recall", "article_recall")
+    out = overall.summary()
+    out["article_only_pages"] = article_only[0]
+    out["article_only_zero_comments"] = round(article_only[1] / max(article_only[0], 1), 4)
+    out["by_style"] = {k: {m: v.summary()[m] for m in keys} for k, v in sorted(by_style.items())}
+    out["by_language"] = {k: {m: v.summary()[m] for m in keys} for k, v in sorted(by_lang.items())}
+    out["by_longform"] = {k: {m: v.summary()[m] for m in keys} for k, v in sorted(by_kind.items())}
+    out["failed_pages"] = overall.failures[:20]
+    return out

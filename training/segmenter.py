@@ -54,12 +54,26 @@ def page_lines(page_text: str, roles: list[str]) -> list[Line]:
     return lines
 
 
-def collect(n_pages: int, root: Path, seed: int):
-    """Region rows (dense, words, label) and author rows (dense, label) from synthetic pages."""
-    factory = PageFactory(root, held_out=False, seed=seed)
+def page_source(root: Path, seed: int, real_share: float):
+    """Training pages: CoAID synthetic dumps, and with probability ``real_share`` a dump of a
+    real article body of the fitting buckets (training/real_pages.py)."""
+    import random
+
+    from training.real_pages import RealPageFactory, random_page
+
+    synth = PageFactory(root, held_out=False, seed=seed)
+    real = RealPageFactory(root, held_out=False, seed=seed) if real_share > 0 else None
+    rng = random.Random(seed + 100)
+    while True:
+        yield random_page(real) if real is not None and rng.random() < real_share else synth.text_page()
+
+
+def collect(n_pages: int, root: Path, seed: int, real_share: float = 0.0):
+    """Region rows (dense, words, label) and author rows (dense, label) from training pages."""
+    pages = page_source(root, seed, real_share)
     region, author = [], []
     for _ in range(n_pages):
-        page = factory.text_page()
+        page = next(pages)
         lines = page_lines(page.text, page.roles)
         scored = T.scored_lines(lines, len(lines))
         if scored:
@@ -76,12 +90,12 @@ def true_cut(lines: list[Line]) -> int:
     return next((ln.index for ln in lines if ln.role in COMMENT_ROLES), len(lines))
 
 
-def collect_cuts(n_pages: int, root: Path, seed: int, region: LogisticModel):
+def collect_cuts(n_pages: int, root: Path, seed: int, region: LogisticModel, real_share: float = 0.0):
     """Candidate-cut groups (rows, index of the true cut) for the cut model."""
-    factory = PageFactory(root, held_out=False, seed=seed)
+    pages = page_source(root, seed, real_share)
     groups, skipped = [], 0
     for _ in range(n_pages):
-        page = factory.text_page()
+        page = next(pages)
         lines = page_lines(page.text, page.roles)
         limit = T.comment_marker_limit(lines)
         if limit < len(lines) and lines[limit].kind == R.HEADER:
@@ -155,13 +169,15 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=1500)
     ap.add_argument("--cut-pages", type=int, default=8000, help="pages for the cut model (about half have a header)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--real-share", type=float, default=0.5,
+                    help="share of pages built from real article bodies (fitting buckets of training/real_pages.py)")
     ap.add_argument("--vocab", type=int, default=400, help="function-word vocabulary size (0: dense style features only)")
     ap.add_argument("--output", type=Path, default=MODEL_PATH)
     args = ap.parse_args()
     from scipy.sparse import csr_matrix, hstack
 
     t0 = time.time()
-    region, author = collect(args.pages, data_dir(args.data_dir), args.seed)
+    region, author = collect(args.pages, data_dir(args.data_dir), args.seed, args.real_share)
     vocab = build_vocab(region, args.vocab, min_count=20)
     index = {w: i for i, w in enumerate(vocab)}
     rows, cols, vals = [], [], []
@@ -183,13 +199,13 @@ def main() -> None:
         "intercept": round(float(reg.intercept_[0]), 5),
         "vocab": {w: round(float(c), 5) for w, c in zip(vocab, reg.coef_[0][nd:]) if abs(c) > 1e-4},
     }
-    groups, skipped = collect_cuts(args.cut_pages, data_dir(args.data_dir), args.seed + 1, LogisticModel(region_spec))
+    groups, skipped = collect_cuts(args.cut_pages, data_dir(args.data_dir), args.seed + 1, LogisticModel(region_spec), args.real_share)
     w_cut = fit_conditional_logit(groups, l2=1.0)
     cut_acc = np.mean([int(np.argmax(rows @ w_cut)) == t for rows, t in groups])
     spec = {
         "about": "Logistic regressions fitted by training/segmenter.py on synthetic dumps; see moderation/extract/segmenter.py.",
         "trained_on": {"pages": args.pages, "seed": args.seed, "region_rows": len(region), "author_rows": len(author),
-                       "cut_seed": args.seed + 1, "cut_pages": len(groups)},
+                       "cut_seed": args.seed + 1, "cut_pages": len(groups), "real_share": args.real_share},
         "region": region_spec,
         "cut": {"features": list(CUT_FEATURES), "coef": [round(float(c), 5) for c in w_cut], "intercept": 0.0},
         "author": {

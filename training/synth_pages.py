@@ -60,6 +60,9 @@ class Page:
     truth: dict[str, Any]
     # role of each non-blank line (plain text only): title/article/boilerplate/translation/comment/author/meta
     roles: list[str] = field(default_factory=list)
+    lang: str = "en"
+    source: str = ""  # article id (real pages)
+    longform: str | None = None  # long-form structure of the article body (real pages)
 
 
 def data_dir(cli_value: str | None = None) -> Path:
@@ -178,6 +181,10 @@ def load_comments(root: Path, held_out: bool) -> list[str]:
 class PageFactory:
     """Draws pages in every supported style from the article and comment pools."""
 
+    # comment-section furniture and rates; training/real_pages.py localises them per page
+    headers, timestamps, actions = HEADERS, TIMESTAMPS, ACTIONS
+    translate_rate, boilerplate_rate = 0.12, 0.3
+
     def __init__(self, root: Path, held_out: bool, seed: int):
         self.rng = random.Random(seed)
         self.articles = load_articles(root, held_out)
@@ -239,17 +246,19 @@ class PageFactory:
         return lang, out
 
     # plain text -------------------------------------------------------------------------
-    def text_page(self) -> Page:
-        """A plain-text (or Markdown) dump in a randomly drawn style."""
+    def text_page(self, shape: str | None = None, comment_style: str | None = None, title: bool = True) -> Page:
+        """A plain-text (or Markdown) dump in a randomly drawn style (or the ``shape`` /
+        ``comment_style`` given); ``title=False``: the article has no headline."""
         rng = self.rng
         out: list[tuple[str, str]] = []  # (line, role); "" line = blank
         truth: dict[str, Any] = {"title": None, "metadata": {}, "article": [], "translations": [], "boilerplate": [], "comments": []}
-        shape = rng.choices(["full", "no_comments", "only_comments"], [0.75, 0.13, 0.12])[0]
+        drawn = rng.choices(["full", "no_comments", "only_comments"], [0.75, 0.13, 0.12])[0]
+        shape = shape or drawn
         markdown = shape != "only_comments" and rng.random() < 0.12
         if shape != "only_comments":
-            self._article_lines(out, truth, markdown)
+            self._article_lines(out, truth, markdown, title)
         if shape != "no_comments":
-            self._comment_lines(out, truth, shape)
+            self._comment_lines(out, truth, shape, comment_style)
         text, roles = _render(out)
         if markdown:
             meta = {"tags": rng.sample(["covid", "health", "vaccines", "usa", "science"], 2), "source": "coaid"}
@@ -257,10 +266,10 @@ class PageFactory:
             text = "---\n" + f"tags: {json.dumps(meta['tags'])}\nsource: coaid\n" + "---\n\n" + text
         return Page(text=text, kind="markdown" if markdown else "text", style=shape, truth=truth, roles=roles)
 
-    def _article_lines(self, out: list[tuple[str, str]], truth: dict[str, Any], markdown: bool) -> None:
+    def _article_lines(self, out: list[tuple[str, str]], truth: dict[str, Any], markdown: bool, with_title: bool = True) -> None:
         rng = self.rng
         title, paras = self._article()
-        if markdown or rng.random() < 0.45:
+        if (markdown or rng.random() < 0.45) and with_title and title:
             truth["title"] = title
             out += [("# " + title if markdown else title, "title"), ("", "")] if rng.random() < 0.6 or markdown else [(title, "title")]
         layout = rng.choice(["compact", "blank", "blocks"])
@@ -270,9 +279,9 @@ class PageFactory:
             block = rng.choice(NEWSLETTER)
             truth["boilerplate"].append(block)
             out[:0] = [(f" date {date} {block}", "boilerplate"), ("", "")]  # a dump's first line
-        translate = rng.random() < 0.12
+        translate = rng.random() < self.translate_rate
         for i, para in enumerate(paras):
-            if i and rng.random() < 0.08:
+            if i and rng.random() < 0.08 * (self.boilerplate_rate > 0):
                 self._boilerplate(out, truth, caps=True)
             truth["article"].append(para)
             out.append((para, "article"))
@@ -283,7 +292,7 @@ class PageFactory:
                 out += [("", ""), (foreign, "translation")]
             if end_of_block and layout != "compact":
                 out += [("", "")] * rng.choice([1, 1, 1, 2])
-        if rng.random() < 0.3:
+        if rng.random() < self.boilerplate_rate:
             self._boilerplate(out, truth, caps=False)
 
     def _boilerplate(self, out: list[tuple[str, str]], truth: dict[str, Any], caps: bool) -> None:
@@ -297,14 +306,15 @@ class PageFactory:
         truth["boilerplate"].append(line)
         out.append((line, "boilerplate"))
 
-    def _comment_lines(self, out: list[tuple[str, str]], truth: dict[str, Any], shape: str) -> None:
+    def _comment_lines(self, out: list[tuple[str, str]], truth: dict[str, Any], shape: str, style: str | None = None) -> None:
         rng = self.rng
-        style = rng.choice(["blank", "authors", "wrote", "numbered", "colon", "timestamps", "name_time", "compact"])
+        drawn = rng.choice(["blank", "authors", "wrote", "numbered", "colon", "timestamps", "name_time", "compact"])
+        style = style or drawn
         n = rng.randint(3, 30)
         if out:
             out += [("", "")] * rng.choice([1, 2])
         if rng.random() < (0.6 if shape == "full" else 0.3):
-            out += [(self._fmt(rng.choice(HEADERS)), "meta"), ("", "")]
+            out += [(self._fmt(rng.choice(self.headers)), "meta"), ("", "")]
             if rng.random() < 0.25:
                 out += [(rng.choice(SECTION_ACTIONS), "meta"), ("", "")]
         author_rate = {"blank": 0.2, "compact": 0.0}.get(style, 1.0)
@@ -320,14 +330,14 @@ class PageFactory:
                 elif style == "colon":
                     out.append((f"{author}:", "meta"))
                 elif style == "name_time":
-                    out.append((f"{author} · {self._fmt(rng.choice(TIMESTAMPS))}", "meta"))
+                    out.append((f"{author} · {self._fmt(rng.choice(self.timestamps))}", "meta"))
                 else:
                     out.append((author, "author"))
                     if style == "timestamps":
-                        out.append((self._fmt(rng.choice(TIMESTAMPS)), "meta"))
+                        out.append((self._fmt(rng.choice(self.timestamps)), "meta"))
             out.append((text, "comment"))
             if style in ("timestamps", "name_time") and rng.random() < 0.7:
-                out.append((self._fmt(rng.choice(ACTIONS)), "meta"))
+                out.append((self._fmt(rng.choice(self.actions)), "meta"))
             if i < n - 1:
                 if style == "compact" and rng.random() < 0.8:
                     continue

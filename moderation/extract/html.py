@@ -15,7 +15,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from moderation.extract.rules import is_boilerplate, is_caps_headline
-from moderation.extract.script import script_language
+from moderation.extract.script import page_language, script_language
 from moderation.types import Comment, Document, Translation
 
 
@@ -192,13 +192,12 @@ def extract_html(text: str, doc: Document) -> Document:
     for key in ("author", "date", "sitename", "url", "description"):
         if result.get(key):
             doc.metadata[key] = result[key]
-    for para in (result.get("text") or "").split("\n"):
-        para = para.strip()
-        if not para:
-            continue
+    paras = [p.strip() for p in (result.get("text") or "").split("\n") if p.strip()]
+    page_lang = page_language(paras)  # a Chinese page's paragraphs are its article, not translations
+    for para in paras:
         if is_boilerplate(para) or is_caps_headline(para):
             doc.boilerplate.append(para)
-        elif lang := script_language(para):
+        elif (lang := script_language(para)) not in (None, page_lang):
             doc.translations.append(Translation(lang=lang, text=para))
         else:
             doc.article.append(para)

@@ -15,6 +15,8 @@ class Line:
     gap_after: int = 0
     kind: str = "text"  # set by the rules in text.py
     author: str | None = None  # for author/metadata lines that name a commenter
+    level: int = 0  # Markdown heading level (set by text.tag_lines)
+    form: str = ""  # which marker rule matched (rules.tag_line): repeated forms confirm a comment section
 
 
 def normalise_newlines(text: str) -> str:

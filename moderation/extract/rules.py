@@ -27,7 +27,7 @@ def plausible_name(name: str) -> bool:
     name = name.strip()
     if not name or len(name) > C.AUTHOR_MAX_CHARS or len(name.split()) > C.AUTHOR_MAX_WORDS:
         return False
-    if name[-1] in ".,;?" or '"' in name or "“" in name:
+    if name[-1] in ".,;?。，；？！" or '"' in name or "“" in name:
         return False
     words = [w.lower().strip("'’") for w in name.split()]
     return not any(w in C.NOT_NAME_WORDS for w in words)
@@ -57,8 +57,9 @@ def is_caps_headline(text: str) -> bool:
     return sum(ch.isupper() for ch in letters) / len(letters) >= C.CAPS_HEADLINE_MIN_RATIO
 
 
-def _byline(text: str) -> str | None:
-    """The commenter named by a byline such as "#12 NAME" or "NAME · 3 hours ago"."""
+def _byline(text: str) -> tuple[str, int] | None:
+    """The commenter named by a byline such as "#12 NAME" or "NAME · 3 hours ago", and
+    which of the byline patterns matched."""
     for i, pattern in enumerate(C.AUTHOR_LINE_RES):
         m = pattern.match(text)
         if not m:
@@ -74,7 +75,7 @@ def _byline(text: str) -> str | None:
         if i == 1 and time and not _all_tokens(time, C.TIME_TOKEN_RE, C.ACTION_TOKEN_RE):
             name = f"{name} {time}".strip()
         if plausible_name(name):
-            return name
+            return name, i
     return None
 
 
@@ -85,13 +86,13 @@ def tag_line(line: Line) -> None:
     if n_words <= C.HEADER_MAX_WORDS and C.COMMENT_HEADER_RE.match(text):
         line.kind = HEADER
     elif n_words <= 12 and _all_tokens(text, C.TIME_TOKEN_RE):
-        line.kind = TIMESTAMP
+        line.kind = line.form = TIMESTAMP
     elif n_words <= 12 and (_all_tokens(text, C.ACTION_TOKEN_RE, C.TIME_TOKEN_RE) or C.VOTE_LINE_RE.match(text)):
-        line.kind = ACTION
-    elif n_words <= 16 and (name := _byline(text)):
-        line.kind, line.author = BYLINE, name
+        line.kind = line.form = ACTION
+    elif n_words <= 16 and (hit := _byline(text)):
+        line.kind, line.author, line.form = BYLINE, hit[0], f"{BYLINE}{hit[1]}"
     elif (m := C.AUTHOR_COLON_RE.match(text)) and plausible_name(m.group("name")):
-        line.kind, line.author = COLON_NAME, m.group("name").strip()
+        line.kind, line.author, line.form = COLON_NAME, m.group("name").strip(), COLON_NAME
     elif is_boilerplate(text):
         line.kind = BOILERPLATE
     elif is_caps_headline(text):

@@ -32,6 +32,7 @@ from moderation.extract.constants import (
     WORD_RE,
 )
 from moderation.extract.lines import Line
+from moderation.extract.script import n_words
 
 MODEL_PATH = Path(__file__).with_name("segmenter.json")
 
@@ -85,13 +86,13 @@ def region_features(line: Line, prev: Line | None, n_lines: int, median_words: f
         _ratio(sum("'" in w for w in lower), n),
         _ratio(sum(w in REPORTING_WORDS for w in lower), n),
         _ratio(sum(w in SLANG_WORDS for w in lower), n),
-        min(text.count("?"), 3) / 3,
-        min(text.count("!"), 3) / 3,
-        float(text[-1:] in ".!?\"”’)"),
+        min(text.count("?") + text.count("？"), 3) / 3,
+        min(text.count("!") + text.count("！"), 3) / 3,
+        float(text[-1:] in ".!?\"”’)。！？」』）"),
         float("http" in text or "www." in text),
-        float("!!" in text or "??" in text or ".." in text),
-        float(prev is not None and prev.gap_after == 0 and len(prev.text.split()) <= 5),
-        math.tanh(math.log((len(words) + 1) / (median_words + 1))),
+        float("!!" in text or "??" in text or ".." in text or "！！" in text or "？？" in text or "。。" in text),
+        float(prev is not None and prev.gap_after == 0 and n_words(prev.text) <= 5),
+        math.tanh(math.log((n_words(text) + 1) / (median_words + 1))),
     ]
     return dense, set(lower)
 

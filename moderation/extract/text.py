@@ -18,11 +18,12 @@ import numpy as np
 from moderation.extract import constants as C
 from moderation.extract import rules as R
 from moderation.extract.lines import Line, split_lines
-from moderation.extract.script import script_language
+from moderation.extract.script import n_words, page_language, script_language
 from moderation.extract.segmenter import REGION_FEATURES, author_features, load_models, region_features
 from moderation.types import Comment, Document, Translation
 
 FOREIGN = "foreign"  # a line in another script than the page (translation in the article)
+DATELINE = "dateline"  # a lone date, byline or number: article furniture, not a comment's
 TITLE = "title_candidate"
 # kinds of line that can open a comment section (a comment, an author line, a title-like comment)
 CUT_START_KINDS = frozenset({R.TEXT, R.CAPS, R.COLON_NAME, TITLE})
@@ -56,34 +57,62 @@ def _strip_heading(line: Line) -> int:
 
 def _looks_like_title(line: Line, following: Line | None) -> bool:
     text = line.text
-    words = text.split()
+    words = n_words(text)
     return (
         following is not None
-        and len(words) <= C.TITLE_MAX_WORDS
+        and words <= C.TITLE_MAX_WORDS
         and len(text) <= C.TITLE_MAX_CHARS
         and text[-1] not in C.TITLE_END_PUNCT
         and text[0].isupper()
-        and len(following.text.split()) > len(words)
+        and n_words(following.text) > words
     )
 
 
 def tag_lines(lines: list[Line], has_title: bool) -> None:
     """Rule tags, foreign-script lines and the title candidate."""
     for line in lines:
-        level = _strip_heading(line)
+        line.level = _strip_heading(line)
         R.tag_line(line)
-        if line.kind in (R.TEXT, R.CAPS) and script_language(line.text):
+    page_lang = page_language([ln.text for ln in lines if ln.kind in (R.TEXT, R.CAPS)])
+    for line in lines:
+        level = line.level
+        if line.kind in (R.TEXT, R.CAPS) and script_language(line.text) not in (None, page_lang):
             line.kind = FOREIGN
         elif level == 1 and line.index == 0 and not has_title:
             line.kind = TITLE
-    # "NAME:" glued to the text below, repeated down the page, is a comment byline
-    colon = [ln for ln in lines[:-1] if ln.kind == R.COLON_NAME and ln.gap_after == 0]
-    if len(colon) >= C.MIN_COLON_BYLINES:
+    # "NAME:" glued to the text below, repeated down the page, is a comment byline, unless
+    # a few names take turns (an interview: "SPIEGEL:" / "Merkel:")
+    # and one paragraph below it ("Problem:" above a list is a label)
+    colon = [ln for ln in lines[:-1] if ln.kind == R.COLON_NAME and ln.gap_after == 0 and len(ln.author.split()) <= C.COLON_NAME_MAX_WORDS
+             and (lines[ln.index + 1].gap_after > 0 or ln.index + 2 == len(lines))]
+    names = {ln.author for ln in colon}
+    if len(colon) >= C.MIN_COLON_BYLINES and not (len(colon) >= 4 and len(names) <= len(colon) / 2):
         for ln in colon:
             ln.kind = R.BYLINE
+    confirm_markers(lines)
     first = lines[0] if lines else None
     if first and first.kind == R.TEXT and not has_title and _looks_like_title(first, lines[1] if len(lines) > 1 else None):
         first.kind = TITLE
+
+
+def confirm_markers(lines: list[Line]) -> None:
+    """Comment furniture repeats with every comment: a timestamp, byline or action line
+    counts only when another line of the same form (not a bare number) lies within
+    MARKER_SPAN lines, with text between them, and the page has MIN_MARKERS of that form (below a comment header, every one counts).  Alone, it is a dateline ("July 24, 2012",
+    "Posted by NAME on DATE" above the article) or a number in the article; a lone
+    "NAME:" stays a colon line."""
+    kinds = (R.TIMESTAMP, R.BYLINE, R.ACTION)
+    header = next((ln.index for ln in lines if ln.kind == R.HEADER), len(lines))  # below it, no doubt
+    marks = [ln for ln in lines if ln.kind in kinds]
+    by_form: dict[str, list[int]] = {}
+    for ln in marks:
+        if not C.BARE_NUMBER_LINE_RE.match(ln.text):
+            by_form.setdefault(ln.form, []).append(ln.index)
+    for ln in marks:
+        same = by_form.get(ln.form, [])
+        lo, hi = bisect.bisect_left(same, ln.index - C.MARKER_SPAN), bisect.bisect_right(same, ln.index + C.MARKER_SPAN)
+        if ln.index < header and (len(same) < C.MIN_MARKERS or not any(abs(k - ln.index) >= 2 for k in same[lo:hi])):
+            ln.kind = R.COLON_NAME if ln.form == R.COLON_NAME else DATELINE
 
 
 def comment_marker_limit(lines: list[Line]) -> int:
@@ -93,12 +122,12 @@ def comment_marker_limit(lines: list[Line]) -> int:
 
 def scored_lines(lines: list[Line], limit: int) -> list[Line]:
     """Lines the region model scores: plain text with enough words, before any comment marker."""
-    return [ln for ln in lines[:limit] if ln.kind == R.TEXT and len(ln.text.split()) >= C.MIN_SCORED_WORDS]
+    return [ln for ln in lines[:limit] if ln.kind == R.TEXT and n_words(ln.text) >= C.MIN_SCORED_WORDS]
 
 
 def region_matrix(lines: list[Line], scored: list[Line]) -> tuple[list[list[float]], list[set[str]]]:
     """Region-model inputs (dense rows, word sets) for the scored lines of one page."""
-    median = statistics.median(len(ln.text.split()) for ln in scored)
+    median = statistics.median(n_words(ln.text) for ln in scored)
     dense, word_sets = [], []
     for ln in scored:
         d, ws = region_features(ln, lines[ln.index - 1] if ln.index else None, len(lines), median)
@@ -197,7 +226,7 @@ def cut_matrix(lines: list[Line], limit: int, scored: list[Line], dense: list[li
             float(prev is not None and prev.kind == R.BOILERPLATE),
             float(prev is not None and prev.kind == FOREIGN),
             float(prev is not None and prev.kind in (TITLE, R.CAPS)),
-            float(cur is not None and cur.kind == R.TEXT and len(cur.text.split()) < C.MIN_SCORED_WORDS),
+            float(cur is not None and cur.kind == R.TEXT and n_words(cur.text) < C.MIN_SCORED_WORDS),
             float(cur is not None and cur.kind in (R.COLON_NAME, R.CAPS, TITLE)),
             float(cur is not None and author_candidate(cur, nxt)),
         ]
@@ -224,15 +253,30 @@ def find_boundary(lines: list[Line]) -> int:
         return limit
     models = load_models()
     dense, word_sets = region_matrix(lines, scored)
-    cands, rows = cut_matrix(lines, limit, scored, dense, models["region"].logits(dense, word_sets))
-    # The cut model gives a posterior over the candidate cuts.  A comment left inside the
-    # article is far worse than an article paragraph taken for a comment, so the cut is
-    # not the most likely one but the Bayes decision under an asymmetric linear loss
-    # (LEAK_COST per comment line put in the article, 1 per article line lost): the
-    # 1/(1 + LEAK_COST) quantile of the posterior.
+    z = models["region"].logits(dense, word_sets)
+    cands, rows = cut_matrix(lines, limit, scored, dense, z)
+    # The cut model gives a posterior over the candidate cuts; the cut is the Bayes decision
+    # under an asymmetric linear loss (LEAK_COST per comment line put in the article, 1 per
+    # article line lost): the 1/(1 + LEAK_COST) quantile of the posterior.
     scores = models["cut"].logits(rows)
     cdf = np.cumsum(np.exp(scores - scores.max()))
-    return cands[int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))]
+    cut = cands[int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))]
+    if cut < limit and not comment_side_is_clear(lines, cut, scored, z):
+        return limit  # no rule evidence and no clear reader talk below the cut: keep the article whole
+    return cut
+
+
+def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray) -> bool:
+    """A learned cut (no header or repeated comment furniture at it) must leave below it
+    lines that the region model calls comments on average, and clearly more so than the
+    lines above: an uncertain cut keeps the text in the article (a missed comment costs
+    less than an article paragraph taken for a comment, which would be scored and flagged)."""
+    below = np.asarray([ln.index >= cut for ln in scored])
+    if not below.any():
+        return True  # only short lines below: the cut model's layout evidence decides
+    side, above = z[below], z[~below]
+    shift = float(np.mean(side) - np.mean(above)) if len(above) else float("inf")
+    return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.MIN_COMMENT_SHIFT
 
 
 def author_candidate(line: Line, nxt: Line | None) -> bool:
@@ -241,7 +285,7 @@ def author_candidate(line: Line, nxt: Line | None) -> bool:
         return False
     if nxt.kind not in (R.TEXT, R.CAPS, FOREIGN, R.TIMESTAMP, R.ACTION):
         return False
-    return len(line.text.split()) <= C.AUTHOR_CANDIDATE_MAX_WORDS and len(line.text) <= C.AUTHOR_CANDIDATE_MAX_CHARS
+    return n_words(line.text) <= C.AUTHOR_CANDIDATE_MAX_WORDS and len(line.text) <= C.AUTHOR_CANDIDATE_MAX_CHARS
 
 
 def _is_author_line(line: Line, nxt: Line | None) -> bool:
@@ -257,7 +301,7 @@ def _article_part(lines: list[Line], doc: Document) -> None:
             doc.boilerplate.append(line.text)
         elif line.kind == FOREIGN:
             doc.translations.append(Translation(lang=script_language(line.text) or "und", text=line.text))
-        elif line.kind not in R.STRUCTURAL:
+        elif line.kind not in R.STRUCTURAL:  # text, colon lines, datelines
             doc.article.append(line.text)
 
 
@@ -265,7 +309,7 @@ def _comment_part(lines: list[Line], doc: Document) -> None:
     author: str | None = None
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
-        if line.kind in R.STRUCTURAL:
+        if line.kind in R.STRUCTURAL or line.kind == DATELINE:
             continue
         if line.kind == R.BOILERPLATE:
             doc.boilerplate.append(line.text)
