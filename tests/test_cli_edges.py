@@ -39,11 +39,23 @@ def write_jsonl(path: Path, objs: list) -> Path:
 # --- OUT appears only when the run succeeded ------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["no comments", "empty", "binary", "all rows bad"])
+def test_a_page_without_comments_gives_an_empty_output_not_an_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # Issue 17: an article without reader comments is a normal page. Every format gets a valid empty table.
+    for fmt in ("jsonl", "csv", "parquet"):
+        out = tmp_path / f"x.{fmt}"
+        result = CliRunner().invoke(app, ["score", str(NO_COMMENTS), "--output", str(out), "--model", str(tiny_model_dir)])
+        assert result.exit_code == 0, result.output
+        assert "note: no comments found in 1 page" in result.stderr and out.is_file()
+        assert not (tmp_path / f"x.{fmt}.partial").exists()
+    assert (tmp_path / "x.jsonl").read_text() == "" and (tmp_path / "x.csv").read_text().startswith("id,")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "x.parquet").num_rows == 0
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "all rows bad"])
 def test_a_failed_run_leaves_no_output_file(tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
-    if kind == "no comments":
-        src = NO_COMMENTS
-    elif kind == "empty":
+    if kind == "empty":
         (src := tmp_path / "empty.jsonl").write_bytes(b"")
     elif kind == "binary":
         (src := tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 8)
