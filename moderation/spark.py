@@ -202,7 +202,8 @@ def _tables_in(folder: Path) -> list[Path]:
 
 def expand_paths(paths: Sequence[str]) -> list[str]:
     """Local folders and globs become their table files in sorted order, so rows come out in the
-    order of the command line (Spark itself packs files by size); remote paths stay as they are."""
+    order of the command line (Spark itself packs files by size); remote paths stay as they are.
+    Local paths are made absolute: the JVM may have started in another working directory."""
     files: list[str] = []
     for path in paths:
         if "://" in path:
@@ -210,15 +211,15 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         elif Path(path).is_dir():
             if not (found := _tables_in(Path(path))):
                 raise InputError(f"{path}: folder has no .parquet, .jsonl or .csv files")
-            files += map(str, found)
+            files += [str(p.resolve()) for p in found]
         elif glob.has_magic(path):
             if not (found := sorted(glob.glob(path))):
                 raise InputError(f"{path}: no file matches")
-            files += found
+            files += [str(Path(p).resolve()) for p in found]
         elif not Path(path).exists():
             raise InputError(f"{path}: no such file")
         else:
-            files.append(path)
+            files.append(str(Path(path).resolve()))
     return files
 
 
@@ -271,6 +272,8 @@ def score_files(spark: SparkSession, paths: Sequence[str], output: Path | str, f
     from moderation.scoring import Summary
 
     started = time.perf_counter()
+    if "://" not in str(output):  # the JVM resolves relative paths against its own working directory
+        output = Path(output).resolve()
     df = read_tables(spark, paths)
     fields.check([c for c in df.columns if c != "_source"], ", ".join(paths))
     if fields.id_name not in df.columns:
