@@ -291,9 +291,13 @@ class Moderator:
             return np.zeros((0, len(self.labels)))
         return calibrate(self.logits(texts, batch_size), self.calibration, self.labels)
 
-    def _to_scores(self, probs: np.ndarray, ids: Sequence[str | None], texts: Sequence[str]) -> list[Scores]:
+    def _to_scores(self, probs: np.ndarray, ids: Sequence[str | None], texts: Sequence[str],
+                   windows_cut: Sequence[bool] | None = None) -> list[Scores]:
+        """Scores records; ``windows_cut`` (from ``_window_logits``) spares tokenising long texts again."""
+        flags = self.truncated(texts) if windows_cut is None else [
+            bool(c) or len(t) > MAX_CHARS for c, t in zip(windows_cut, texts)]
         results = []
-        for row, id_, cut in zip(probs, ids, self.truncated(texts)):
+        for row, id_, cut in zip(probs, ids, flags):
             scores = {l: round(float(p), 4) for l, p in zip(self.labels, row) if l not in self.withheld}
             flagged = [l for l in scores if scores[l] >= self.thresholds[l]]
             results.append(Scores(scores=scores, labels=flagged, model=self.name, id=id_, truncated=cut))
@@ -304,7 +308,11 @@ class Moderator:
         ids = list(ids) if ids is not None else [None] * len(texts)
         if len(ids) != len(texts):
             raise ValueError(f"got {len(ids)} ids for {len(texts)} texts")
-        return self._to_scores(self.predict_proba(texts), ids, texts)
+        _check_texts(texts)
+        if len(texts) == 0:
+            return []
+        logits, cut = self._window_logits(texts)
+        return self._to_scores(calibrate(logits, self.calibration, self.labels), ids, texts, cut)
 
     def score_one(self, text: str) -> Scores:
         return self.score([text])[0]
