@@ -149,8 +149,9 @@ def _score_udf(ref: str, backend: str, labels: list[str], text_col: str, batch_s
 
 def model_labels(model: str | os.PathLike | None) -> tuple[str, list[str]]:
     """(reference executors load, the labels the model emits), read on the driver without loading weights."""
-    ref = str(model_dir(None)) if model is None else str(model)
-    meta = read_meta(model_dir(None) if model is None else locate_model(ref))
+    path = model_dir(None) if model is None else locate_model(str(model))
+    ref = str(path) if model is None else str(model)
+    meta = read_meta(path)
     withheld = meta.get("withheld_labels") or {}
     return ref, [label for label in meta["labels"] if label not in withheld]
 

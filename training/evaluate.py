@@ -417,11 +417,10 @@ def write_report(model_dir: Path, moderator: Moderator, report: dict[str, Any], 
     meta["metrics"] = moderator.meta["metrics"]
     if "withheld_labels" in report:  # the suite ran: its verdict replaces any earlier one
         moderator.withheld = dict(report["withheld_labels"])
-        meta.pop("withheld_labels", None)
-        if moderator.withheld:
-            meta["withheld_labels"] = moderator.withheld
-        moderator.meta = {k: v for k, v in moderator.meta.items() if k != "withheld_labels"} | (
-            {"withheld_labels": moderator.withheld} if moderator.withheld else {})
+        for record in (meta, moderator.meta):
+            record.pop("withheld_labels", None)
+            if moderator.withheld:
+                record["withheld_labels"] = moderator.withheld
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=_json_default) + "\n")
     if card:
         (model_dir / "MODEL_CARD.md").write_text(render_model_card(moderator.meta, report))
