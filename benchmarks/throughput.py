@@ -1,6 +1,7 @@
 """Scoring throughput on real comments: the CLI end to end vs bare forward passes.
 
     python benchmarks/throughput.py [--model models/default] [--data-dir D] [--bert-n 400] [--repeat 2]
+    python benchmarks/throughput.py --cli-only --compare models/moderation-minilm-1.3.0   # two models side by side
 
 It first prints the CPU model, its bf16 flags and the backend ``--backend auto`` chose there
 and why (``moderation.cpu``), so that figures from different machines can be read.
@@ -19,6 +20,9 @@ tokens; the model reads the first ``max_length`` = 128). For each group:
 (c) the same for a BERT-base encoder (``BertConfig()``, random weights: the size of
     Detoxify's default model), on the first ``--bert-n`` comments of the group and at
     the same 128-token truncation (which favours BERT-base on long comments).
+
+``--compare MODEL`` (repeatable) adds other models' ``moderation score --backend auto`` runs to
+(a), interleaved with the main model's in every round, and prints them side by side.
 
 Targets on the 2-core machine: (a) >= 0.8 x (b) and (a) >= 6 x (c), where (b) is the
 fp32 torch forward pass; ratios are printed per backend, and a over the same backend's
@@ -125,6 +129,8 @@ def main() -> None:
                     "slower runs measure interference from other processes, not the code)")
     ap.add_argument("--cli-only", action="store_true", help="only (a), the command end to end, per backend: skips the bare "
                     "forward passes, BERT-base and the equal-scores check (a quick figure on a busy machine)")
+    ap.add_argument("--compare", type=Path, action="append", default=[], metavar="MODEL",
+                    help="another model folder whose end-to-end rate (backend auto) is measured in the same rounds")
     args = ap.parse_args()
 
     moderator = Moderator.load(args.model, backend="torch")
@@ -169,6 +175,16 @@ def main() -> None:
                     wall, reported, _ = runs[backend][-1]  # each run as it ends: a busy machine may not see the table
                     print(json.dumps({"group": name, "backend": backend, "wall": round(wall, 1), "reported": round(reported, 1),
                                       "load": os.getloadavg()[0]}), flush=True)
+                for other in args.compare:
+                    runs.setdefault(str(other), []).append(cli_rate(other, texts, Path(tmp), extra + ["--backend", "auto"]))
+                    wall, reported, _ = runs[str(other)][-1]
+                    print(json.dumps({"group": name, "model": str(other), "backend": "auto", "wall": round(wall, 1),
+                                      "reported": round(reported, 1), "load": os.getloadavg()[0]}), flush=True)
+            row["compare"] = {}
+            for other in args.compare:
+                wall, reported, cmd = max(runs[str(other)], key=lambda r: r[1])
+                row["compare"][str(other)] = {"a_cli_wall": round(wall, 1), "a_cli_reported": round(reported, 1),
+                                              "command": " ".join(cmd), "over_main_auto": None}
             for backend in backends:
                 wall, reported, cmd = max(runs[backend], key=lambda r: r[1])
                 own_b = row.get("b_forward_bf16" if own[backend] == "bf16" else "b_forward")
@@ -184,6 +200,9 @@ def main() -> None:
                 }
             results[name] = row
             print(json.dumps({name: row}), flush=True)
+    for name in GROUPS:  # relative to the main model's auto run, now that it is known
+        for entry in results[name]["compare"].values():
+            entry["over_main_auto"] = ratio(entry["a_cli_reported"], results[name]["auto"]["a_cli_reported"])
     out = ROOT / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     (out / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -199,6 +218,14 @@ def main() -> None:
             print(f"{name:6} {label:11} {a['a_cli_wall']:9.1f} {a['a_cli_reported']:8.1f} {cell(r.get('b_forward'), 9)} "
                   f"{cell(r.get('b_forward_bf16'), 9)} {cell(r.get('c_bert_base'), 9)} {cell(a['a_over_b'], 5)} "
                   f"{cell(a['a_over_own_b'], 8)} {cell(a['a_over_c'], 6)} {a['over_torch']:7.2f} {a['wall_over_torch']:12.2f}")
+    if args.compare:
+        print(f"side by side, moderation score --backend auto, comments/s (best of {args.repeat}, interleaved):")
+        print(f"{'group':6} {'model':44} {'wall':>7} {'run':>7} {'x main':>7}")
+        for name in GROUPS:
+            main_auto = results[name]["auto"]
+            print(f"{name:6} {moderator.name + ' (' + str(args.model) + ')':44.44} {main_auto['a_cli_wall']:7.1f} {main_auto['a_cli_reported']:7.1f} {1.0:7.2f}")
+            for other, entry in results[name]["compare"].items():
+                print(f"{name:6} {other:44.44} {entry['a_cli_wall']:7.1f} {entry['a_cli_reported']:7.1f} {entry['over_main_auto']:7.2f}")
     if "bf16_max_prob_diff" in results:
         print(f"bf16 vs torch: max probability difference {results['bf16_max_prob_diff']:.2e} on {len(check):,} of the comments "
               "(benchmarks/bf16_drift.py reports drift and label flips in full)")

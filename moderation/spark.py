@@ -258,6 +258,20 @@ def read_tables(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     return functools.reduce(DataFrame.union, parts)
 
 
+def spread(df: DataFrame, parallelism: int) -> DataFrame:
+    """``df`` over at least ``parallelism`` partitions, rows in their input order.
+
+    A small file (or a Parquet file of one row group, or CSV read with ``multiLine``) is one
+    split, so one task would score it all while the other cores idle. Numbering the rows and
+    range-partitioning on that number gives contiguous, ordered slices: partition k's rows all come
+    before partition k+1's, which is the order Parquet part files are written and read back in."""
+    if df.rdd.getNumPartitions() >= parallelism:
+        return df
+    row = "__moderation_row"
+    return (df.withColumn(row, F.monotonically_increasing_id()).repartitionByRange(parallelism, row)
+            .sortWithinPartitions(row).drop(row))
+
+
 def _as_text(col: Column, dtype: T.DataType) -> Column:
     """Ids and kept fields as text, as the local Parquet output has them (JSON for nested values)."""
     if isinstance(dtype, (T.StructType, T.ArrayType, T.MapType)):
@@ -285,6 +299,7 @@ def score_files(spark: SparkSession, paths: Sequence[str], output: Path | str, f
                      F.col(f"`{fields.text}`").alias("text"),
                      *[_as_text(F.col(f"`{k}`"), types[k]).alias(f"__keep_{i}") for i, k in enumerate(fields.keep)],
                      F.col("_source"))
+    base = spread(base, spark.sparkContext.defaultParallelism)
     scored = score_dataframe(base, "text", model, backend=backend, batch_size=batch_size, arrow_batch_rows=arrow_batch_rows)
     labels = scored.schema["scores"].dataType.names
     scored = scored.drop("text").persist()  # written twice (scores, errors) and counted: score once

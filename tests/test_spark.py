@@ -37,7 +37,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 from moderation.cli import app  # noqa: E402
 from moderation.errors import InputError  # noqa: E402
 from moderation.model import Moderator  # noqa: E402
-from moderation.spark import score_dataframe  # noqa: E402
+from moderation.spark import score_dataframe, spread  # noqa: E402
 from moderation.types import MAX_CHARS  # noqa: E402
 
 TEXTS = [
@@ -95,6 +95,28 @@ def test_order_ids_and_columns_kept_over_partitions_and_batches(spark, tiny_mode
     assert all(r["extra"] == r["n"] * 0.5 and r["text"] == texts[r["n"]] for r in rows)
     expected = reference.score(texts)
     assert all(r["scores"].asDict() == pytest.approx(expected[r["n"]].scores, abs=1e-5) for r in rows)
+
+
+def test_spread_gives_every_core_an_ordered_slice(spark):
+    df = spark.createDataFrame([(f"r{i}", i) for i in range(50)], "id string, n int").coalesce(1)
+    out = spread(df, 2)
+    assert out.rdd.getNumPartitions() == 2
+    parts = out.rdd.glom().map(lambda rows: [r["n"] for r in rows]).collect()
+    assert all(parts) and sum(parts, []) == list(range(50))  # both slices used, contiguous, in order
+    assert out.columns == ["id", "n"]
+    assert spread(out, 2) is out  # enough partitions already: untouched
+
+
+def test_cli_engine_spark_one_parquet_file_uses_both_cores_in_order(spark, tiny_model_dir, tmp_path):
+    texts = [f"comment {i}: " + "word " * (i % 13) for i in range(40)]
+    import pyarrow as pa
+    pq.write_table(pa.table({"id": [f"c{i}" for i in range(40)], "text": texts}), tmp_path / "one.parquet")  # one row group
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "one.parquet"), "--output", str(tmp_path / "out.parquet"),
+                                      "--engine", "spark", "--master", "local[2]", "--model", str(tiny_model_dir), "--backend", "torch"])
+    assert result.exit_code == 0, result.output
+    parts = sorted((tmp_path / "out.parquet").glob("part-*.parquet"))
+    assert len(parts) == 2
+    assert [r["id"] for p in parts for r in pq.read_table(p).to_pylist()] == [f"c{i}" for i in range(40)]
 
 
 def test_bad_rows_get_null_scores_and_an_error(spark, tiny_model_dir):
