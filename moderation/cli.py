@@ -175,6 +175,7 @@ def train(
 def _retrain(init_from, data, output, cfg, replay, add_label, on_conflict, margin, force, promote, models_dir, data_root, quiet) -> None:
     import shutil
 
+    from moderation.model import CHECKPOINTS_DIR
     from moderation.registry import Registry, freeze
     from training.retrain import retrain
 
@@ -191,7 +192,7 @@ def _retrain(init_from, data, output, cfg, replay, add_label, on_conflict, margi
     moderator = result.moderator
     moderator.meta["regression_gate"]["forced"] = bool(force and not result.passed)
     moderator.save(output)
-    shutil.rmtree(output / "checkpoints", ignore_errors=True)
+    shutil.rmtree(output / CHECKPOINTS_DIR, ignore_errors=True)
     freeze(output)
     typer.echo(moderator.meta["regression_gate"]["table"])
     typer.echo(f"\nsaved {moderator.name} to {output} (parent {moderator.meta['parent']})")

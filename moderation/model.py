@@ -29,6 +29,7 @@ from moderation.types import MAX_CHARS, Document, Scores, check_backend
 
 META_FILE = "moderation.json"
 WEIGHTS_FILE = "model.safetensors"
+CHECKPOINTS_DIR = "checkpoints"  # a training run's resume state inside its output folder; not part of the model
 MODELS_DIR_ENV = "MODERATION_MODELS_DIR"
 #: Batch widths are rounded up to this many tokens. With at most 8 distinct widths (at 128
 #: tokens), oneDNN reuses its kernels and glibc its freed blocks: on 20,000 real comments

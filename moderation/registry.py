@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from moderation.errors import GateError, ModelError
-from moderation.model import META_FILE, WEIGHTS_FILE, check_model_dir, default_models_dir, read_meta
+from moderation.model import CHECKPOINTS_DIR, META_FILE, WEIGHTS_FILE, check_model_dir, default_models_dir, read_meta
 
 POINTER = "default"
 HISTORY = "history.jsonl"
@@ -146,7 +146,9 @@ class Registry:
                 self.root.mkdir(parents=True, exist_ok=True)
                 staging = self.root / f".{name}.installing"
                 shutil.rmtree(staging, ignore_errors=True)
-                shutil.copytree(folder, staging)  # symlinks are followed: the registry holds real files
+                # Symlinks are followed (the registry holds real files); a training run's resume
+                # checkpoints are not part of the model.
+                shutil.copytree(folder, staging, ignore=shutil.ignore_patterns(CHECKPOINTS_DIR))
                 freeze(staging)
                 os.replace(staging, target)  # appears whole or not at all
         if promote or (promote is None and self._default_target() is None):

