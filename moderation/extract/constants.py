@@ -60,6 +60,12 @@ COMMENT_HEADER_RE = re.compile(
     re.I,
 )
 HEADER_MAX_WORDS = 6
+# A bare section label that is a header only where the comment section opens (in an
+# article, "Discussion" / "Diskussion" heads a section of the text).
+WEAK_HEADER_RE = re.compile(r"^[\W_]*(?:discussion|diskussion|discuss[ãa]o|discusi[óo]n|debate|debatte|讨论|comment|kommentar|coment[áa]rio|commentaire)[\W_]*$", re.I)
+# A header above the first article paragraph is a link to the thread (text.demote_teaser_header)
+# when this many paragraphs without comment furniture separate it from the next header.
+TEASER_MIN_PARAGRAPHS = 3
 
 # Tokens that make up action bars ("Reply · 12 Likes", "Like | Reply | Report").
 ACTION_TOKEN_RE = re.compile(
@@ -203,6 +209,9 @@ LEAK_COST = 4
 # and this much more than above it.
 MIN_COMMENT_LOGIT = 0.0
 MIN_COMMENT_SHIFT = 2.0
+# A learned cut with only short lines below it and no comment furniture needs this many
+# text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).
+MIN_SHORT_COMMENT_LINES = 2
 
 TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!]|[^\sa-z\d]", re.I)
 # Words: letter runs of any alphabet; each Chinese/Japanese character is a word of its own.

@@ -89,10 +89,27 @@ def tag_lines(lines: list[Line], has_title: bool) -> None:
     if len(colon) >= C.MIN_COLON_BYLINES and not (len(colon) >= 4 and len(names) <= len(colon) / 2):
         for ln in colon:
             ln.kind = R.BYLINE
+    demote_teaser_header(lines)
     confirm_markers(lines)
     first = lines[0] if lines else None
     if first and first.kind == R.TEXT and not has_title and _looks_like_title(first, lines[1] if len(lines) > 1 else None):
         first.kind = TITLE
+
+
+def demote_teaser_header(lines: list[Line]) -> None:
+    """A comment header above the article's first paragraph ("- 5 Kommentare" next to the
+    headline, a link to the thread) is article furniture when another header follows with
+    article paragraphs and no comment furniture in between: the thread opens at that one."""
+    headers = [ln.index for ln in lines if ln.kind == R.HEADER]
+    if len(headers) < 2:
+        return
+    first, second = headers[0], headers[1]
+    paragraph = lambda ln: ln.kind == R.TEXT and n_words(ln.text) >= C.MIN_SCORED_WORDS  # noqa: E731
+    if any(paragraph(ln) for ln in lines[:first]):
+        return
+    between = lines[first + 1 : second]
+    if sum(paragraph(ln) for ln in between) >= C.TEASER_MIN_PARAGRAPHS and not any(ln.kind in R.COMMENT_MARKERS for ln in between):
+        lines[first].kind = DATELINE
 
 
 def confirm_markers(lines: list[Line]) -> None:
@@ -272,10 +289,17 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
     lines above: an uncertain cut keeps the text in the article (a missed comment costs
     less than an article paragraph taken for a comment, which would be scored and flagged)."""
     below = np.asarray([ln.index >= cut for ln in scored])
+    furniture = comment_marker_limit(lines) < len(lines)
     if not below.any():
-        return True  # only short lines below: the cut model's layout evidence decides
+        # only short lines below: the cut model's layout evidence decides, but one short
+        # line after the article with no comment furniture is a credit or tag line
+        return furniture or sum(ln.kind == R.TEXT for ln in lines[cut:]) >= C.MIN_SHORT_COMMENT_LINES
     side, above = z[below], z[~below]
-    shift = float(np.mean(side) - np.mean(above)) if len(above) else float("inf")
+    if not len(above):
+        # no article at all, yet the comments further down carry furniture and this text
+        # does not: with nothing to compare it with, it must clear the margin on its own
+        return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + (C.MIN_COMMENT_SHIFT if furniture else 0.0)
+    shift = float(np.mean(side) - np.mean(above))
     return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.MIN_COMMENT_SHIFT
 
 
@@ -307,10 +331,14 @@ def _article_part(lines: list[Line], doc: Document) -> None:
 
 def _comment_part(lines: list[Line], doc: Document) -> None:
     author: str | None = None
+    opening = True  # no comment or name yet: a bare "Discussion" label heads the section
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         if line.kind in R.STRUCTURAL or line.kind == DATELINE:
             continue
+        if opening and C.WEAK_HEADER_RE.match(line.text):
+            continue
+        opening = False
         if line.kind == R.BOILERPLATE:
             doc.boilerplate.append(line.text)
         elif line.kind in (R.BYLINE, R.COLON_NAME):
