@@ -172,3 +172,16 @@ def test_html_bare_comment_blocks_and_their_replies() -> None:
     ]
     assert not any("clinic should have opened" in p or "Better late" in p for p in doc.article)
     assert any("Health officials said" in p for p in doc.article)
+
+
+@pytest.mark.parametrize(
+    "text,feature",
+    [("frio do caralho, e agora 😩", "emoji"), ("为了高桥来看的[捂脸]", "emoji"), ("Nein, nicht die neuen #Servicetweet", "hashtag"),
+     ("kkkkkkk ê pqp", "letter_run")],
+)
+def test_reader_talk_features_of_any_language(text: str, feature: str) -> None:
+    from moderation.extract.segmenter import REGION_FEATURES, region_features
+
+    on = dict(zip(REGION_FEATURES, region_features(Line(index=0, text=text), None, 1, 5.0)[0]))
+    off = dict(zip(REGION_FEATURES, region_features(Line(index=0, text="Officials said the plan was approved on 3 May."), None, 1, 5.0)[0]))
+    assert on[feature] == 1.0 and off[feature] == 0.0

@@ -201,18 +201,24 @@ CUT_LOGIT_CLIP = 8.0
 CUT_MARGIN_CLIP = 60.0
 # Cost of one comment line left inside the article, relative to one article line
 # taken for a comment (text.find_boundary picks the cut that minimises expected cost).
-# Was 15; 4 is the lowest value that keeps the five seeds exact (3 leaves one seed comment
-# in the article). Uncertain learned cuts are further vetted by comment_side_is_clear.
-LEAK_COST = 4
+# Was 15; 5 is the lowest value that keeps the five seeds exact with the current fit (4 leaves
+# one seed comment in the article). Uncertain learned cuts are further vetted by comment_side_is_clear.
+LEAK_COST = 5
 
 # A learned cut (text.comment_side_is_clear) needs this mean region log-odds below it,
 # and this much more than above it.
 MIN_COMMENT_LOGIT = 0.0
 MIN_COMMENT_SHIFT = 2.0
+# ... unless the cut model puts this much posterior on that cut (then the shift alone suffices).
+CONFIDENT_CUT_POSTERIOR = 0.95
 # A learned cut with only short lines below it and no comment furniture needs this many
 # text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).
 MIN_SHORT_COMMENT_LINES = 2
 
+# Emoji, emoticons and bracketed stickers ("[捂脸]"), hashtags, a letter stretched to 4+ ("kkkk", "sooo").
+EMOJI_RE = re.compile(r"[\U0001F300-\U0001FAFF\u2639\u263A\u2764]|(?<!\w)(?:[:;=]-?[)(DPp]|[xX]D)(?!\w)|\^\^|\[[\u4e00-\u9fff]{1,4}\]")
+HASHTAG_RE = re.compile(r"(?<![\w&])#[^\W\d_]\w+")
+LETTER_RUN_RE = re.compile(r"([^\W\d_])\1{3,}")
 TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!]|[^\sa-z\d]", re.I)
 # Words: letter runs of any alphabet; each Chinese/Japanese character is a word of its own.
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"

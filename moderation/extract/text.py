@@ -276,18 +276,23 @@ def find_boundary(lines: list[Line]) -> int:
     # under an asymmetric linear loss (LEAK_COST per comment line put in the article, 1 per
     # article line lost): the 1/(1 + LEAK_COST) quantile of the posterior.
     scores = models["cut"].logits(rows)
-    cdf = np.cumsum(np.exp(scores - scores.max()))
-    cut = cands[int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))]
-    if cut < limit and not comment_side_is_clear(lines, cut, scored, z):
+    weights = np.exp(scores - scores.max())
+    cdf = np.cumsum(weights)
+    k = int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))
+    cut = cands[k]
+    if cut < limit and not comment_side_is_clear(lines, cut, scored, z, float(weights[k] / cdf[-1])):
         return limit  # no rule evidence and no clear reader talk below the cut: keep the article whole
     return cut
 
 
-def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray) -> bool:
+def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, posterior: float = 0.0) -> bool:
     """A learned cut (no header or repeated comment furniture at it) must leave below it
     lines that the region model calls comments on average, and clearly more so than the
     lines above: an uncertain cut keeps the text in the article (a missed comment costs
-    less than an article paragraph taken for a comment, which would be scored and flagged)."""
+    less than an article paragraph taken for a comment, which would be scored and flagged).
+    When the cut model all but rules out every other cut (``posterior``), the clear shift
+    suffices: the region model's absolute scale is learned mostly on English and under-calls
+    reader talk in other languages."""
     below = np.asarray([ln.index >= cut for ln in scored])
     furniture = comment_marker_limit(lines) < len(lines)
     if not below.any():
@@ -300,7 +305,8 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
         # does not: with nothing to compare it with, it must clear the margin on its own
         return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + (C.MIN_COMMENT_SHIFT if furniture else 0.0)
     shift = float(np.mean(side) - np.mean(above))
-    return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.MIN_COMMENT_SHIFT
+    confident = posterior >= C.CONFIDENT_CUT_POSTERIOR
+    return (confident or float(np.mean(side)) >= C.MIN_COMMENT_LOGIT) and shift >= C.MIN_COMMENT_SHIFT
 
 
 def author_candidate(line: Line, nxt: Line | None) -> bool:
