@@ -185,3 +185,8 @@ def test_reader_talk_features_of_any_language(text: str, feature: str) -> None:
     on = dict(zip(REGION_FEATURES, region_features(Line(index=0, text=text), None, 1, 5.0)[0]))
     off = dict(zip(REGION_FEATURES, region_features(Line(index=0, text="Officials said the plan was approved on 3 May."), None, 1, 5.0)[0]))
     assert on[feature] == 1.0 and off[feature] == 0.0
+
+
+@pytest.mark.parametrize("text", ["Assine o 247, apoie por Pix e assista:", "O conhecimento liberta. Siga-nos no Telegram.", "Jetzt abonnieren und nichts verpassen"])
+def test_subscribe_prompts_in_other_languages_are_boilerplate(text: str) -> None:
+    assert kind_of(text)[0] == "boilerplate"

@@ -146,6 +146,9 @@ BOILERPLATE_RES = tuple(
         r"\b(?:newsletter|inbox)\b.{0,120}\b(?:sign up|subscribe|enter (?:a |your )?(?:valid )?email)\b",
         r"\bplease enter a valid email\b|\bthanks for signing up\b|\bread our privacy (?:notice|policy)\b",
         r"^(?:subscribe|sign up|register)\b.{0,100}$",
+        # the same prompts in the other languages of the comment furniture (de, pt, es, fr)
+        r"^(?:abonnieren|jetzt abonnieren|assine|inscreva-se|suscr[íi]bete|abonnez-vous)\b.{0,100}$",
+        r"\b(?:siga-nos|folgen sie uns|s[íi]guenos|suivez-nous)\b.{0,60}$",
         r"^(?:share|tweet|email|print)(?:\s+(?:this|on|the|via|article|story|page|to)\b.{0,60})?$",
         r"^share (?:this|the) (?:article|story|page|post)\b",
         r"^follow us on\b|^like us on facebook\b",
