@@ -190,3 +190,9 @@ def test_reader_talk_features_of_any_language(text: str, feature: str) -> None:
 @pytest.mark.parametrize("text", ["Assine o 247, apoie por Pix e assista:", "O conhecimento liberta. Siga-nos no Telegram.", "Jetzt abonnieren und nichts verpassen"])
 def test_subscribe_prompts_in_other_languages_are_boilerplate(text: str) -> None:
     assert kind_of(text)[0] == "boilerplate"
+
+
+def test_comment_link_above_an_article_without_thread() -> None:
+    doc = extract_page("- 5 Kommentare\n" + ARTICLE + ARTICLE.replace("clinic", "hospital"))
+    assert doc.comments == [] and len(doc.article) == 7
+

@@ -217,6 +217,8 @@ CONFIDENT_CUT_POSTERIOR = 0.95
 # A learned cut with only short lines below it and no comment furniture needs this many
 # text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).
 MIN_SHORT_COMMENT_LINES = 2
+# ... and with comment furniture further down, at most this many unmarked text lines above it.
+MAX_UNMARKED_LINES = 2
 
 # Emoji, emoticons and bracketed stickers ("[捂脸]"), hashtags, a letter stretched to 4+ ("kkkk", "sooo").
 EMOJI_RE = re.compile(r"[\U0001F300-\U0001FAFF\u2639\u263A\u2764]|(?<!\w)(?:[:;=]-?[)(DPp]|[xX]D)(?!\w)|\^\^|\[[\u4e00-\u9fff]{1,4}\]")

@@ -104,12 +104,30 @@ def demote_teaser_header(lines: list[Line]) -> None:
     if len(headers) < 2:
         return
     first, second = headers[0], headers[1]
-    paragraph = lambda ln: ln.kind == R.TEXT and n_words(ln.text) >= C.MIN_SCORED_WORDS  # noqa: E731
-    if any(paragraph(ln) for ln in lines[:first]):
+    if any(_is_paragraph(ln) for ln in lines[:first]):
         return
     between = lines[first + 1 : second]
-    if sum(paragraph(ln) for ln in between) >= C.TEASER_MIN_PARAGRAPHS and not any(ln.kind in R.COMMENT_MARKERS for ln in between):
+    if sum(_is_paragraph(ln) for ln in between) >= C.TEASER_MIN_PARAGRAPHS and not any(ln.kind in R.COMMENT_MARKERS for ln in between):
         lines[first].kind = DATELINE
+
+
+def _is_paragraph(line: Line) -> bool:
+    return line.kind == R.TEXT and n_words(line.text) >= C.MIN_SCORED_WORDS
+
+
+def header_heads_article(lines: list[Line], header: int) -> bool:
+    """The only header sits above the article's first paragraph, and what follows it up to
+    any comment furniture is paragraphs the region model reads clearly as article prose: the
+    header is a link to a thread the dump does not hold (demote_teaser_header when it does)."""
+    if any(_is_paragraph(ln) for ln in lines[:header]):
+        return False
+    below = lines[header + 1 :]
+    end = header + 1 + next((i for i, ln in enumerate(below) if ln.kind in R.COMMENT_MARKERS), len(below))
+    paras = [ln for ln in lines[header + 1 : end] if _is_paragraph(ln)]
+    if len(paras) < C.TEASER_MIN_PARAGRAPHS:
+        return False
+    dense, word_sets = region_matrix(lines, paras)
+    return float(np.mean(load_models()["region"].logits(dense, word_sets))) <= -C.MIN_COMMENT_SHIFT
 
 
 def confirm_markers(lines: list[Line]) -> None:
@@ -264,7 +282,11 @@ def find_boundary(lines: list[Line]) -> int:
     per-line log-odds plus the layout and style change at the cut."""
     limit = comment_marker_limit(lines)
     if limit < len(lines) and lines[limit].kind == R.HEADER:
-        return limit
+        if not header_heads_article(lines, limit):
+            return limit
+        lines[limit].kind = DATELINE
+        confirm_markers(lines)  # what the header vouched for is judged again
+        limit = comment_marker_limit(lines)
     scored = scored_lines(lines, limit)
     if not scored:
         return limit
@@ -294,11 +316,15 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
     suffices: the region model's absolute scale is learned mostly on English and under-calls
     reader talk in other languages."""
     below = np.asarray([ln.index >= cut for ln in scored])
-    furniture = comment_marker_limit(lines) < len(lines)
+    limit = comment_marker_limit(lines)
+    furniture = limit < len(lines)
     if not below.any():
         # only short lines below: the cut model's layout evidence decides, but one short
-        # line after the article with no comment furniture is a credit or tag line
-        return furniture or sum(ln.kind == R.TEXT for ln in lines[cut:]) >= C.MIN_SHORT_COMMENT_LINES
+        # line after the article with no comment furniture is a credit or tag line, and
+        # above the first byline or timestamp there is a name or so, not a list of short
+        # lines without the furniture that every comment below carries
+        n_text = sum(ln.kind == R.TEXT for ln in lines[cut:limit])
+        return n_text <= C.MAX_UNMARKED_LINES if furniture else n_text >= C.MIN_SHORT_COMMENT_LINES
     side, above = z[below], z[~below]
     if not len(above):
         # no article at all, yet the comments further down carry furniture and this text
