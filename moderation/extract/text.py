@@ -301,10 +301,24 @@ def find_boundary(lines: list[Line]) -> int:
     weights = np.exp(scores - scores.max())
     cdf = np.cumsum(weights)
     k = int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))
+    best = int(np.argmax(scores))
+    if k < best and _reads_as_article(lines[cands[k] : cands[best]], z, scored):
+        k = best  # the lines the asymmetric loss would add to the comments are clearly article prose
     cut = cands[k]
     if cut < limit and not comment_side_is_clear(lines, cut, scored, z, float(weights[k] / cdf[-1])):
         return limit  # no rule evidence and no clear reader talk below the cut: keep the article whole
     return cut
+
+
+def _reads_as_article(span: list[Line], z: np.ndarray, scored: list[Line]) -> bool:
+    """The region model reads the scored lines of ``span`` clearly as article prose (mean
+    log-odds at most -MIN_COMMENT_SHIFT); without scored lines, the span is a run of more
+    than MAX_UNMARKED_LINES short lines (a list), which nothing marks as comments."""
+    at = {ln.index: i for i, ln in enumerate(scored)}
+    chosen = [z[at[ln.index]] for ln in span if ln.index in at]
+    if not chosen:
+        return sum(ln.kind == R.TEXT for ln in span) > C.MAX_UNMARKED_LINES
+    return float(np.mean(chosen)) <= -C.MIN_COMMENT_SHIFT
 
 
 def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, posterior: float = 0.0) -> bool:
