@@ -212,7 +212,8 @@ LEAK_COST = 5
 # and this much more than above it.
 MIN_COMMENT_LOGIT = 0.0
 MIN_COMMENT_SHIFT = 2.0
-# ... unless the cut model puts this much posterior on that cut (then the shift alone suffices).
+# ... unless the cut model puts this much posterior on the page having a thread at all (on the
+# cuts above the limit): then the shift alone suffices.
 CONFIDENT_CUT_POSTERIOR = 0.95
 # A learned cut with only short lines below it and no comment furniture needs this many
 # text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).

@@ -305,7 +305,8 @@ def find_boundary(lines: list[Line]) -> int:
     if k < best and _reads_as_article(lines[cands[k] : cands[best]], z, scored):
         k = best  # the lines the asymmetric loss would add to the comments are clearly article prose
     cut = cands[k]
-    if cut < limit and not comment_side_is_clear(lines, cut, scored, z, float(weights[k] / cdf[-1])):
+    thread = 1.0 - float(weights[-1] / cdf[-1]) if cands[-1] == limit else 1.0  # P(the page has a thread)
+    if cut < limit and not comment_side_is_clear(lines, cut, scored, z, thread):
         return limit  # no rule evidence and no clear reader talk below the cut: keep the article whole
     return cut
 
@@ -326,9 +327,9 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
     lines that the region model calls comments on average, and clearly more so than the
     lines above: an uncertain cut keeps the text in the article (a missed comment costs
     less than an article paragraph taken for a comment, which would be scored and flagged).
-    When the cut model all but rules out every other cut (``posterior``), the clear shift
-    suffices: the region model's absolute scale is learned mostly on English and under-calls
-    reader talk in other languages."""
+    When the cut model all but rules out a page without comments (``posterior``: its mass
+    on the cuts above the limit), the clear shift suffices: the region model's absolute scale
+    is learned mostly on English and under-calls reader talk in other languages."""
     below = np.asarray([ln.index >= cut for ln in scored])
     limit = comment_marker_limit(lines)
     furniture = limit < len(lines)
