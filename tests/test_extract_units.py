@@ -196,3 +196,12 @@ def test_comment_link_above_an_article_without_thread() -> None:
     doc = extract_page("- 5 Kommentare\n" + ARTICLE + ARTICLE.replace("clinic", "hospital"))
     assert doc.comments == [] and len(doc.article) == 7
 
+
+
+def test_drawn_rule_is_article_furniture_not_a_thread_opener() -> None:
+    from moderation.extract.lines import split_lines
+    from moderation.extract.text import DATELINE, tag_lines
+
+    lines = split_lines(ARTICLE + "\n—————\n\nYou know you want a plush spleen.\n")
+    tag_lines(lines, has_title=False)
+    assert [ln.kind for ln in lines if ln.text == "—————"] == [DATELINE]

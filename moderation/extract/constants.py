@@ -33,6 +33,9 @@ MARKDOWN_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 DATE_VALUE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
 METADATA_PREFIX_RE = re.compile(rf"^(date|published|updated|modified)\s*[:=]?\s+({DATE_VALUE})\b\s*(.*)$", re.I)
 
+# A line drawn with dashes, underscores, equals signs, asterisks or dots only: a separator.
+RULE_LINE_RE = re.compile(r"^\s*[-–—―_=*~.·•]{3,}\s*$")
+
 # --- title ------------------------------------------------------------------
 TITLE_MAX_WORDS = 20
 TITLE_MAX_CHARS = 160

@@ -78,6 +78,8 @@ def tag_lines(lines: list[Line], has_title: bool) -> None:
         level = line.level
         if line.kind in (R.TEXT, R.CAPS) and script_language(line.text) not in (None, page_lang):
             line.kind = FOREIGN
+        elif line.kind == R.TEXT and C.RULE_LINE_RE.match(line.text):
+            line.kind = DATELINE  # a drawn rule ("—————") separates article parts; it opens no thread
         elif level == 1 and line.index == 0 and not has_title:
             line.kind = TITLE
     # "NAME:" glued to the text below, repeated down the page, is a comment byline, unless
