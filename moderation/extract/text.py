@@ -118,9 +118,9 @@ def _is_paragraph(line: Line) -> bool:
 
 
 def header_heads_article(lines: list[Line], header: int) -> bool:
-    """The only header sits above the article's first paragraph, and what follows it up to
-    any comment furniture is paragraphs the region model reads clearly as article prose: the
-    header is a link to a thread the dump does not hold (demote_teaser_header when it does)."""
+    """The header sits above the article's first paragraph, and what follows it up to any
+    comment furniture (another header included) is paragraphs the region model reads clearly as
+    article prose: the header is a link to a thread the dump does not hold at that place."""
     if any(_is_paragraph(ln) for ln in lines[:header]):
         return False
     below = lines[header + 1 :]
@@ -324,13 +324,13 @@ def _reads_as_article(span: list[Line], z: np.ndarray, scored: list[Line]) -> bo
     return float(np.mean(chosen)) <= -C.MIN_COMMENT_SHIFT
 
 
-def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, posterior: float = 0.0) -> bool:
+def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, thread: float = 0.0) -> bool:
     """A learned cut (no header or repeated comment furniture at it) must leave below it
     lines that the region model calls comments on average, and clearly more so than the
     lines above: an uncertain cut keeps the text in the article (a missed comment costs
     less than an article paragraph taken for a comment, which would be scored and flagged).
-    When the cut model all but rules out a page without comments (``posterior``: its mass
-    on the cuts above the limit), the clear shift suffices: the region model's absolute scale
+    When the cut model all but rules out a page without comments (``thread``: its posterior
+    mass on the cuts above the limit), the clear shift suffices: the region model's absolute scale
     is learned mostly on English and under-calls reader talk in other languages."""
     below = np.asarray([ln.index >= cut for ln in scored])
     limit = comment_marker_limit(lines)
@@ -348,7 +348,7 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
         # does not: with nothing to compare it with, it must clear the margin on its own
         return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + (C.MIN_COMMENT_SHIFT if furniture else 0.0)
     shift = float(np.mean(side) - np.mean(above))
-    confident = posterior >= C.CONFIDENT_CUT_POSTERIOR
+    confident = thread >= C.CONFIDENT_CUT_POSTERIOR
     return (confident or float(np.mean(side)) >= C.MIN_COMMENT_LOGIT) and shift >= C.MIN_COMMENT_SHIFT
 
 
