@@ -40,7 +40,8 @@ def test_action_lines(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text,name",
-    [("Jane Doe wrote on Nov 2, 2023:", "Jane Doe"), ("#12 skeptic_99", "skeptic_99"), ("Old Timer · 3 hours ago", "Old Timer")],
+    [("Jane Doe wrote on Nov 2, 2023:", "Jane Doe"), ("#12 skeptic_99", "skeptic_99"), ("Old Timer · 3 hours ago", "Old Timer"),
+     ("The Realist wrote on Nov 10, 2023:", "The Realist"), ("The Realist · vor 24 Tagen", "The Realist")],
 )
 def test_bylines_name_the_author(text: str, name: str) -> None:
     assert kind_of(text) == (BYLINE, name)
@@ -92,6 +93,25 @@ def test_page_with_header_metadata_and_actions() -> None:
         ("Jane Doe", "This is nonsense, I never trust these plans."),
         ("skeptic_99", "Who pays for it? You and me, as always."),
     ]
+
+
+def test_comment_link_above_the_article_is_not_the_thread() -> None:
+    page = "- 5 Kommentare\nNordkorea\n" + ARTICLE + "\nKommentare (113)\n\nJane Doe wrote on Nov 2, 2023:\nWho pays for it? You and me.\n"
+    doc = extract_page(page)
+    assert doc.article[-3:] == ARTICLE.strip().split("\n")
+    assert [(c.author, c.text) for c in doc.comments] == [("Jane Doe", "Who pays for it? You and me.")]
+
+
+def test_bare_discussion_label_opens_the_thread_without_being_a_comment() -> None:
+    thread = [("Jane Doe", "Who pays for it?"), ("Old Timer", "Nobody, as always."), ("skeptic_99", "You and me.")]
+    page = ARTICLE + "\n\nDiskussion\n" + "".join(f"\n{name} wrote on Nov 2, 2023:\n{text}\n" for name, text in thread)
+    doc = extract_page(page)
+    assert [(c.author, c.text) for c in doc.comments] == thread
+
+
+def test_one_short_line_closing_an_article_is_not_a_comment() -> None:
+    doc = extract_page(ARTICLE + "\nH/T Doug Ross\n")
+    assert doc.comments == [] and doc.article[-1] == "H/T Doug Ross"
 
 
 def test_page_without_comments() -> None:
@@ -152,3 +172,36 @@ def test_html_bare_comment_blocks_and_their_replies() -> None:
     ]
     assert not any("clinic should have opened" in p or "Better late" in p for p in doc.article)
     assert any("Health officials said" in p for p in doc.article)
+
+
+@pytest.mark.parametrize(
+    "text,feature",
+    [("frio do caralho, e agora 😩", "emoji"), ("为了高桥来看的[捂脸]", "emoji"), ("Nein, nicht die neuen #Servicetweet", "hashtag"),
+     ("kkkkkkk ê pqp", "letter_run")],
+)
+def test_reader_talk_features_of_any_language(text: str, feature: str) -> None:
+    from moderation.extract.segmenter import REGION_FEATURES, region_features
+
+    on = dict(zip(REGION_FEATURES, region_features(Line(index=0, text=text), None, 1, 5.0)[0]))
+    off = dict(zip(REGION_FEATURES, region_features(Line(index=0, text="Officials said the plan was approved on 3 May."), None, 1, 5.0)[0]))
+    assert on[feature] == 1.0 and off[feature] == 0.0
+
+
+@pytest.mark.parametrize("text", ["Assine o 247, apoie por Pix e assista:", "O conhecimento liberta. Siga-nos no Telegram.", "Jetzt abonnieren und nichts verpassen"])
+def test_subscribe_prompts_in_other_languages_are_boilerplate(text: str) -> None:
+    assert kind_of(text)[0] == "boilerplate"
+
+
+def test_comment_link_above_an_article_without_thread() -> None:
+    doc = extract_page("- 5 Kommentare\n" + ARTICLE + ARTICLE.replace("clinic", "hospital"))
+    assert doc.comments == [] and len(doc.article) == 7
+
+
+
+def test_drawn_rule_is_article_furniture_not_a_thread_opener() -> None:
+    from moderation.extract.lines import split_lines
+    from moderation.extract.text import DATELINE, tag_lines
+
+    lines = split_lines(ARTICLE + "\n—————\n\nYou know you want a plush spleen.\n")
+    tag_lines(lines, has_title=False)
+    assert [ln.kind for ln in lines if ln.text == "—————"] == [DATELINE]

@@ -33,6 +33,9 @@ MARKDOWN_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 DATE_VALUE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
 METADATA_PREFIX_RE = re.compile(rf"^(date|published|updated|modified)\s*[:=]?\s+({DATE_VALUE})\b\s*(.*)$", re.I)
 
+# A line drawn with dashes, underscores, equals signs, asterisks or dots only: a separator.
+RULE_LINE_RE = re.compile(r"^\s*[-–—―_=*~.·•]{3,}\s*$")
+
 # --- title ------------------------------------------------------------------
 TITLE_MAX_WORDS = 20
 TITLE_MAX_CHARS = 160
@@ -60,6 +63,12 @@ COMMENT_HEADER_RE = re.compile(
     re.I,
 )
 HEADER_MAX_WORDS = 6
+# A bare section label that is a header only where the comment section opens (in an
+# article, "Discussion" / "Diskussion" heads a section of the text).
+WEAK_HEADER_RE = re.compile(r"^[\W_]*(?:discussion|diskussion|discuss[ãa]o|discusi[óo]n|debate|debatte|讨论|comment|kommentar|coment[áa]rio|commentaire)[\W_]*$", re.I)
+# A header above the first article paragraph is a link to the thread (text.demote_teaser_header)
+# when this many paragraphs without comment furniture separate it from the next header.
+TEASER_MIN_PARAGRAPHS = 3
 
 # Tokens that make up action bars ("Reply · 12 Likes", "Like | Reply | Report").
 ACTION_TOKEN_RE = re.compile(
@@ -140,6 +149,9 @@ BOILERPLATE_RES = tuple(
         r"\b(?:newsletter|inbox)\b.{0,120}\b(?:sign up|subscribe|enter (?:a |your )?(?:valid )?email)\b",
         r"\bplease enter a valid email\b|\bthanks for signing up\b|\bread our privacy (?:notice|policy)\b",
         r"^(?:subscribe|sign up|register)\b.{0,100}$",
+        # the same prompts in the other languages of the comment furniture (de, pt, es, fr)
+        r"^(?:abonnieren|jetzt abonnieren|assine|inscreva-se|suscr[íi]bete|abonnez-vous)\b.{0,100}$",
+        r"\b(?:siga-nos|folgen sie uns|s[íi]guenos|suivez-nous)\b.{0,60}$",
         r"^(?:share|tweet|email|print)(?:\s+(?:this|on|the|via|article|story|page|to)\b.{0,60})?$",
         r"^share (?:this|the) (?:article|story|page|post)\b",
         r"^follow us on\b|^like us on facebook\b",
@@ -195,15 +207,27 @@ CUT_LOGIT_CLIP = 8.0
 CUT_MARGIN_CLIP = 60.0
 # Cost of one comment line left inside the article, relative to one article line
 # taken for a comment (text.find_boundary picks the cut that minimises expected cost).
-# Was 15; 4 is the lowest value that keeps the five seeds exact (3 leaves one seed comment
-# in the article). Uncertain learned cuts are further vetted by comment_side_is_clear.
-LEAK_COST = 4
+# Was 15; 5 is the lowest value that keeps the five seeds exact with the current fit (4 leaves
+# one seed comment in the article). Uncertain learned cuts are further vetted by comment_side_is_clear.
+LEAK_COST = 5
 
 # A learned cut (text.comment_side_is_clear) needs this mean region log-odds below it,
 # and this much more than above it.
 MIN_COMMENT_LOGIT = 0.0
 MIN_COMMENT_SHIFT = 2.0
+# ... unless the cut model puts this much posterior on the page having a thread at all (on the
+# cuts above the limit): then the shift alone suffices.
+CONFIDENT_CUT_POSTERIOR = 0.95
+# A learned cut with only short lines below it and no comment furniture needs this many
+# text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).
+MIN_SHORT_COMMENT_LINES = 2
+# ... and with comment furniture further down, at most this many unmarked text lines above it.
+MAX_UNMARKED_LINES = 2
 
+# Emoji, emoticons and bracketed stickers ("[捂脸]"), hashtags, a letter stretched to 4+ ("kkkk", "sooo").
+EMOJI_RE = re.compile(r"[\U0001F300-\U0001FAFF\u2639\u263A\u2764]|(?<!\w)(?:[:;=]-?[)(DPp]|[xX]D)(?!\w)|\^\^|\[[\u4e00-\u9fff]{1,4}\]")
+HASHTAG_RE = re.compile(r"(?<![\w&])#[^\W\d_]\w+")
+LETTER_RUN_RE = re.compile(r"([^\W\d_])\1{3,}")
 TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!]|[^\sa-z\d]", re.I)
 # Words: letter runs of any alphabet; each Chinese/Japanese character is a word of its own.
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"

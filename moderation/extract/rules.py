@@ -29,7 +29,10 @@ def plausible_name(name: str) -> bool:
         return False
     if name[-1] in ".,;?。，；？！" or '"' in name or "“" in name:
         return False
-    words = [w.lower().strip("'’") for w in name.split()]
+    tokens = name.split()
+    if len(tokens) >= 2 and tokens[0] in ("The", "THE") and tokens[1][:1].isupper():
+        tokens = tokens[1:]  # "The Realist", "The Dude": a leading article before a capitalised name
+    words = [w.lower().strip("'’") for w in tokens]
     return not any(w in C.NOT_NAME_WORDS for w in words)
 
 

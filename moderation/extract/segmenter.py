@@ -23,8 +23,11 @@ from typing import Sequence
 import numpy as np
 
 from moderation.extract.constants import (
+    EMOJI_RE,
     FIRST_PERSON,
     FIRST_PLURAL,
+    HASHTAG_RE,
+    LETTER_RUN_RE,
     NOT_NAME_WORDS,
     REPORTING_WORDS,
     SECOND_PERSON,
@@ -42,7 +45,7 @@ MODEL_PATH = Path(__file__).with_name("segmenter.json")
 REGION_FEATURES = (
     "gap_before_0", "gap_before_2", "gap_after_0", "gap_after_2", "first_person",
     "second_person", "first_plural", "contractions", "reporting", "slang", "question", "exclaim", "ends_terminal", "url",
-    "repeat_punct", "after_short_line", "len_vs_median",
+    "repeat_punct", "after_short_line", "len_vs_median", "emoji", "hashtag", "letter_run",
 )
 # text.region_matrix appends the same features averaged over the lines before / after
 REGION_INPUTS = REGION_FEATURES + tuple("before_" + f for f in REGION_FEATURES) + tuple("after_" + f for f in REGION_FEATURES)
@@ -93,6 +96,10 @@ def region_features(line: Line, prev: Line | None, n_lines: int, median_words: f
         float("!!" in text or "??" in text or ".." in text or "！！" in text or "？？" in text or "。。" in text),
         float(prev is not None and prev.gap_after == 0 and n_words(prev.text) <= 5),
         math.tanh(math.log((n_words(text) + 1) / (median_words + 1))),
+        # reader talk in any language: emoji and emoticons, hashtags, stretched letters ("kkkk", "sooo", "哈哈哈哈")
+        float(bool(EMOJI_RE.search(text))),
+        float(bool(HASHTAG_RE.search(text))),
+        float(bool(LETTER_RUN_RE.search(text))),
     ]
     return dense, set(lower)
 

@@ -78,6 +78,8 @@ def tag_lines(lines: list[Line], has_title: bool) -> None:
         level = line.level
         if line.kind in (R.TEXT, R.CAPS) and script_language(line.text) not in (None, page_lang):
             line.kind = FOREIGN
+        elif line.kind == R.TEXT and C.RULE_LINE_RE.match(line.text):
+            line.kind = DATELINE  # a drawn rule ("—————") separates article parts; it opens no thread
         elif level == 1 and line.index == 0 and not has_title:
             line.kind = TITLE
     # "NAME:" glued to the text below, repeated down the page, is a comment byline, unless
@@ -89,10 +91,45 @@ def tag_lines(lines: list[Line], has_title: bool) -> None:
     if len(colon) >= C.MIN_COLON_BYLINES and not (len(colon) >= 4 and len(names) <= len(colon) / 2):
         for ln in colon:
             ln.kind = R.BYLINE
+    demote_teaser_header(lines)
     confirm_markers(lines)
     first = lines[0] if lines else None
     if first and first.kind == R.TEXT and not has_title and _looks_like_title(first, lines[1] if len(lines) > 1 else None):
         first.kind = TITLE
+
+
+def demote_teaser_header(lines: list[Line]) -> None:
+    """A comment header above the article's first paragraph ("- 5 Kommentare" next to the
+    headline, a link to the thread) is article furniture when another header follows with
+    article paragraphs and no comment furniture in between: the thread opens at that one."""
+    headers = [ln.index for ln in lines if ln.kind == R.HEADER]
+    if len(headers) < 2:
+        return
+    first, second = headers[0], headers[1]
+    if any(_is_paragraph(ln) for ln in lines[:first]):
+        return
+    between = lines[first + 1 : second]
+    if sum(_is_paragraph(ln) for ln in between) >= C.TEASER_MIN_PARAGRAPHS and not any(ln.kind in R.COMMENT_MARKERS for ln in between):
+        lines[first].kind = DATELINE
+
+
+def _is_paragraph(line: Line) -> bool:
+    return line.kind == R.TEXT and n_words(line.text) >= C.MIN_SCORED_WORDS
+
+
+def header_heads_article(lines: list[Line], header: int) -> bool:
+    """The header sits above the article's first paragraph, and what follows it up to any
+    comment furniture (another header included) is paragraphs the region model reads clearly as
+    article prose: the header is a link to a thread the dump does not hold at that place."""
+    if any(_is_paragraph(ln) for ln in lines[:header]):
+        return False
+    below = lines[header + 1 :]
+    end = header + 1 + next((i for i, ln in enumerate(below) if ln.kind in R.COMMENT_MARKERS), len(below))
+    paras = [ln for ln in lines[header + 1 : end] if _is_paragraph(ln)]
+    if len(paras) < C.TEASER_MIN_PARAGRAPHS:
+        return False
+    dense, word_sets = region_matrix(lines, paras)
+    return float(np.mean(load_models()["region"].logits(dense, word_sets))) <= -C.MIN_COMMENT_SHIFT
 
 
 def confirm_markers(lines: list[Line]) -> None:
@@ -247,7 +284,11 @@ def find_boundary(lines: list[Line]) -> int:
     per-line log-odds plus the layout and style change at the cut."""
     limit = comment_marker_limit(lines)
     if limit < len(lines) and lines[limit].kind == R.HEADER:
-        return limit
+        if not header_heads_article(lines, limit):
+            return limit
+        lines[limit].kind = DATELINE
+        confirm_markers(lines)  # what the header vouched for is judged again
+        limit = comment_marker_limit(lines)
     scored = scored_lines(lines, limit)
     if not scored:
         return limit
@@ -259,24 +300,56 @@ def find_boundary(lines: list[Line]) -> int:
     # under an asymmetric linear loss (LEAK_COST per comment line put in the article, 1 per
     # article line lost): the 1/(1 + LEAK_COST) quantile of the posterior.
     scores = models["cut"].logits(rows)
-    cdf = np.cumsum(np.exp(scores - scores.max()))
-    cut = cands[int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))]
-    if cut < limit and not comment_side_is_clear(lines, cut, scored, z):
+    weights = np.exp(scores - scores.max())
+    cdf = np.cumsum(weights)
+    k = int(np.searchsorted(cdf, cdf[-1] / (1 + C.LEAK_COST)))
+    best = int(np.argmax(scores))
+    if k < best and _reads_as_article(lines[cands[k] : cands[best]], z, scored):
+        k = best  # the lines the asymmetric loss would add to the comments are clearly article prose
+    cut = cands[k]
+    thread = 1.0 - float(weights[-1] / cdf[-1]) if cands[-1] == limit else 1.0  # P(the page has a thread)
+    if cut < limit and not comment_side_is_clear(lines, cut, scored, z, thread):
         return limit  # no rule evidence and no clear reader talk below the cut: keep the article whole
     return cut
 
 
-def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray) -> bool:
+def _reads_as_article(span: list[Line], z: np.ndarray, scored: list[Line]) -> bool:
+    """The region model reads the scored lines of ``span`` clearly as article prose (mean
+    log-odds at most -MIN_COMMENT_SHIFT); without scored lines, the span is a run of more
+    than MAX_UNMARKED_LINES short lines (a list), which nothing marks as comments."""
+    at = {ln.index: i for i, ln in enumerate(scored)}
+    chosen = [z[at[ln.index]] for ln in span if ln.index in at]
+    if not chosen:
+        return sum(ln.kind == R.TEXT for ln in span) > C.MAX_UNMARKED_LINES
+    return float(np.mean(chosen)) <= -C.MIN_COMMENT_SHIFT
+
+
+def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, thread: float = 0.0) -> bool:
     """A learned cut (no header or repeated comment furniture at it) must leave below it
     lines that the region model calls comments on average, and clearly more so than the
     lines above: an uncertain cut keeps the text in the article (a missed comment costs
-    less than an article paragraph taken for a comment, which would be scored and flagged)."""
+    less than an article paragraph taken for a comment, which would be scored and flagged).
+    When the cut model all but rules out a page without comments (``thread``: its posterior
+    mass on the cuts above the limit), the clear shift suffices: the region model's absolute scale
+    is learned mostly on English and under-calls reader talk in other languages."""
     below = np.asarray([ln.index >= cut for ln in scored])
+    limit = comment_marker_limit(lines)
+    furniture = limit < len(lines)
     if not below.any():
-        return True  # only short lines below: the cut model's layout evidence decides
+        # only short lines below: the cut model's layout evidence decides, but one short
+        # line after the article with no comment furniture is a credit or tag line, and
+        # above the first byline or timestamp there is a name or so, not a list of short
+        # lines without the furniture that every comment below carries
+        n_text = sum(ln.kind == R.TEXT for ln in lines[cut:limit])
+        return n_text <= C.MAX_UNMARKED_LINES if furniture else n_text >= C.MIN_SHORT_COMMENT_LINES
     side, above = z[below], z[~below]
-    shift = float(np.mean(side) - np.mean(above)) if len(above) else float("inf")
-    return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.MIN_COMMENT_SHIFT
+    if not len(above):
+        # no article at all, yet the comments further down carry furniture and this text
+        # does not: with nothing to compare it with, it must clear the margin on its own
+        return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + (C.MIN_COMMENT_SHIFT if furniture else 0.0)
+    shift = float(np.mean(side) - np.mean(above))
+    confident = thread >= C.CONFIDENT_CUT_POSTERIOR
+    return (confident or float(np.mean(side)) >= C.MIN_COMMENT_LOGIT) and shift >= C.MIN_COMMENT_SHIFT
 
 
 def author_candidate(line: Line, nxt: Line | None) -> bool:
@@ -307,10 +380,14 @@ def _article_part(lines: list[Line], doc: Document) -> None:
 
 def _comment_part(lines: list[Line], doc: Document) -> None:
     author: str | None = None
+    opening = True  # no comment or name yet: a bare "Discussion" label heads the section
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         if line.kind in R.STRUCTURAL or line.kind == DATELINE:
             continue
+        if opening and C.WEAK_HEADER_RE.match(line.text):
+            continue
+        opening = False
         if line.kind == R.BOILERPLATE:
             doc.boilerplate.append(line.text)
         elif line.kind in (R.BYLINE, R.COLON_NAME):
