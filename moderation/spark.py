@@ -39,6 +39,8 @@ OUTPUT_COLUMNS = ("scores", "labels", "model", "truncated", "error")
 #: Spark's setting for rows per Arrow batch: one batch is one ``Moderator.score`` call,
 #: sorted by length inside, as a window of the local pipeline is.
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: Slices per core when ``spread`` cuts one input split into ordered pieces (see there).
+SLICES_PER_CORE = 4
 #: Input formats Spark reads for ``--engine spark`` (by file extension, ``.gz`` allowed).
 SPARK_FORMATS = ("parquet", "jsonl", "csv", "tsv")
 
@@ -258,17 +260,21 @@ def read_tables(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     return functools.reduce(DataFrame.union, parts)
 
 
-def spread(df: DataFrame, parallelism: int) -> DataFrame:
-    """``df`` over at least ``parallelism`` partitions, rows in their input order.
+def spread(df: DataFrame, parallelism: int, slices_per_core: int = SLICES_PER_CORE) -> DataFrame:
+    """``df`` over ``parallelism x slices_per_core`` partitions of about equal size, rows in their
+    input order, unless it already has at least that many partitions.
 
     A small file (or a Parquet file of one row group, or CSV read with ``multiLine``) is one
-    split, so one task would score it all while the other cores idle. Numbering the rows and
+    split, so one task would score it all while the other cores idle; a file a little over
+    Spark's split size is two splits, one of them a sliver (measured: 18,867 and 1,133 rows). Numbering the rows and
     range-partitioning on that number gives contiguous, ordered slices: partition k's rows all come
-    before partition k+1's, which is the order Parquet part files are written and read back in."""
-    if df.rdd.getNumPartitions() >= parallelism:
+    before partition k+1's, which is the order Parquet part files are written and read back in.
+    Several slices per core, because a file's halves can differ in length mix (short comments
+    first, long ones after): with one slice per core the core that got the long half finishes last."""
+    if df.rdd.getNumPartitions() >= parallelism * slices_per_core:
         return df
     row = "__moderation_row"
-    return (df.withColumn(row, F.monotonically_increasing_id()).repartitionByRange(parallelism, row)
+    return (df.withColumn(row, F.monotonically_increasing_id()).repartitionByRange(parallelism * slices_per_core, row)
             .sortWithinPartitions(row).drop(row))
 
 
