@@ -4,8 +4,8 @@ with a TF-IDF baseline trained on exactly the same rows, and write the model car
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +217,7 @@ def _follows(stages: list[dict[str, Any]], recipe: Recipe) -> bool:
                 # Through TrainConfig, so options added since the model was trained count at their defaults.
                 if TrainConfig(**cfg).to_dict() != TrainConfig.from_yaml(REPO / path).to_dict():
                     return False
-            except (TypeError, ValueError, OSError):
+            except (OSError, ValueError, TypeError):  # no committed configs here (an installed package), or an unknown key
                 return False
     return True
 
