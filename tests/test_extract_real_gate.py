@@ -19,12 +19,13 @@ from moderation.extract import extract_page
 from training.extract_eval import score_pages
 
 SAMPLE = Path(__file__).parent / "fixtures" / "extract_real_sample.jsonl"
-# Pinned a little under what the sample measured on issue17 (docs/extraction.md): comment
-# P 0.9901, R 0.8097, article-paragraph recall 0.9829, 23 of 23 article-only pages without
-# comments, authors 1.0 (43 pages).  Main (437d430) measured 0.9756, 0.8097, 0.9786, 22 of 23, 0.995.
+# Pinned a little under what the sample measured (docs/extraction.md): comment P 0.991,
+# R 0.887, article-paragraph recall 0.983, 23 of 23 article-only pages without comments,
+# authors 1.0 (43 pages). Before the post-date, thread-footer and strong-shift rules: R 0.810;
+# main at 437d430: P 0.9756, R 0.8097, article recall 0.9786, 22 of 23, authors 0.995.
 FLOORS = {
     "comment_precision": 0.98,
-    "comment_recall": 0.79,
+    "comment_recall": 0.87,
     "article_recall": 0.975,
     "article_only_zero_comments": 0.98,
     "author_accuracy": 0.98,

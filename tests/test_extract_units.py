@@ -205,3 +205,46 @@ def test_drawn_rule_is_article_furniture_not_a_thread_opener() -> None:
     lines = split_lines(ARTICLE + "\n—————\n\nYou know you want a plush spleen.\n")
     tag_lines(lines, has_title=False)
     assert [ln.kind for ln in lines if ln.text == "—————"] == [DATELINE]
+
+
+def test_screen_names_never_end_a_sentence_or_carry_an_emoticon_code() -> None:
+    from moderation.extract.rules import plausible_name
+
+    assert plausible_name("北京网友123") and plausible_name("skeptic_99")
+    assert not plausible_name("黑人也以白为美啊[思考]") and not plausible_name("Stupid, fat fools.")
+
+
+def test_short_comment_glued_to_the_next_is_a_comment_not_its_author() -> None:
+    thread = ["Typical.", "Oh please. You got a bunch of them elected and now you want a refund? lol",
+              "Don't give up Billy, you were so close!!", "WTF is this, who signed off on that?? Fire them all."]
+    doc = extract_page(ARTICLE + "\n\nComments\n\n" + "\n".join(thread) + "\n")
+    assert [(c.author, c.text) for c in doc.comments] == [(None, t) for t in thread]
+
+
+POSTS = [
+    ("November 5, 2012 · 7:17 PM", [
+        "The city council approved the new cycling budget on Monday after a two-hour debate over the cost of the lanes.",
+        "The plan adds 40 kilometres of protected lanes over three years, paid for from the transport fund.",
+        "Officials said work on the first section, along the river, would begin in the spring.",
+        "Opponents on the council argued that the money should go to road repairs, which have been delayed since 2010.",
+    ]),
+    ("October 26, 2012", [
+        "The regional rail operator said on Friday that services would be reduced during the storm.",
+        "Trains on the coastal line will stop at 6 p.m., and buses will replace them on two branch lines.",
+        "The operator expects to publish a revised timetable for the weekend on Saturday morning.",
+        "Passengers with season tickets will be able to claim a refund for the cancelled services.",
+    ]),
+    ("October 19, 2012", [
+        "The annual report of the county library service shows that loans of electronic books doubled last year.",
+        "Printed loans fell by eight percent, the report says, while visits to the branches stayed level.",
+        "The service plans to extend opening hours at the two busiest branches from January.",
+        "A public consultation on the changes runs until the end of November.",
+    ]),
+]
+
+
+def test_dated_posts_of_a_blog_page_are_article_not_comments() -> None:
+    page = "City Desk: the week in brief\n\n" + "\n\n".join(f"{date}\n" + "\n".join(paras) for date, paras in POSTS) + "\n"
+    doc = extract_page(page)
+    assert doc.comments == []
+    assert all(p in doc.article for _, paras in POSTS for p in paras)

@@ -266,9 +266,10 @@ class RealPageFactory(PageFactory):
         self._cur = article
         lang = article["lang"]
         loc = LOCALE.get(lang, {})
-        self.headers = loc.get("headers", self.headers)
-        self.timestamps = loc.get("timestamps", self.timestamps)
-        self.actions = loc.get("actions", self.actions)
+        # English furniture for languages without their own (not the previous page's)
+        self.headers = loc.get("headers", PageFactory.headers)
+        self.timestamps = loc.get("timestamps", PageFactory.timestamps)
+        self.actions = loc.get("actions", PageFactory.actions)
         self.translate_rate = 0.12 if lang == "en" else 0.0
         self.boilerplate_rate = 0.3 if lang == "en" else 0.0
         page = self.text_page(shape="full" if with_comments else "no_comments", comment_style=style,

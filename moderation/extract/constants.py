@@ -69,6 +69,11 @@ WEAK_HEADER_RE = re.compile(r"^[\W_]*(?:discussion|diskussion|discuss[ãa]o|disc
 # A header above the first article paragraph is a link to the thread (text.demote_teaser_header)
 # when this many paragraphs without comment furniture separate it from the next header.
 TEASER_MIN_PARAGRAPHS = 3
+# A timestamp above this many paragraphs that read, on balance, as article prose (mean region
+# log-odds at most POST_MAX_LOGIT) dates a post of a blog or live page: a reader's comment is
+# rarely that long (text.demote_post_dates; TEASER_MIN_PARAGRAPHS clear paragraphs also do).
+POST_MIN_PARAGRAPHS = 4
+POST_MAX_LOGIT = -1.0
 
 # Tokens that make up action bars ("Reply · 12 Likes", "Like | Reply | Report").
 ACTION_TOKEN_RE = re.compile(
@@ -212,12 +217,29 @@ CUT_MARGIN_CLIP = 60.0
 LEAK_COST = 5
 
 # A learned cut (text.comment_side_is_clear) needs this mean region log-odds below it,
-# and this much more than above it.
+# and this much more than above it, and the cut model must give the page a thread at
+# least this posterior (its mass on the cuts above the limit; a first-person blog post
+# reads like reader talk, but the layout shows no thread).
 MIN_COMMENT_LOGIT = 0.0
 MIN_COMMENT_SHIFT = 2.0
+LIKELY_THREAD_POSTERIOR = 0.5
 # ... unless the cut model puts this much posterior on the page having a thread at all (on the
-# cuts above the limit): then the shift alone suffices.
-CONFIDENT_CUT_POSTERIOR = 0.95
+# cuts above the limit): then the shift alone suffices. (0.95 before: on four draws of the
+# real-page benchmark, 0.85 found more comments with no article paragraph lost.)
+CONFIDENT_CUT_POSTERIOR = 0.85
+# ... and at this posterior, with a positive mean below, a shift of SURE_MIN_SHIFT does.
+SURE_CUT_POSTERIOR = 0.95
+SURE_MIN_SHIFT = 0.5
+# A shift this large suffices on its own: the region model under-calls Chinese and Portuguese
+# reader talk in absolute terms, but not this far apart from the article above it (2.5 took
+# Chinese article paragraphs for comments on a second benchmark draw; 3 did not).
+STRONG_COMMENT_SHIFT = 3.0
+# ... or when the page ends with a thread footer ("Load more comments"): a page says so only below
+# a thread, while a link to the comments above or beside the article reads "5 comments" or so.
+THREAD_FOOTER_RE = re.compile(
+    r"^(?:(?:load|show|view|see|read)\s+(?:all\s+|more\s+|older\s+)+comments|weitere\s+kommentare(?:\s+(?:laden|anzeigen))?"
+    r"|alle\s+kommentare(?:\s+(?:laden|anzeigen))|(?:carregar|ver|mostrar)\s+(?:mais|todos\s+os)\s+comentários"
+    r"|(?:加载|查看|展开)(?:更多|全部)评论)\s*[.…›»>)\]]*$", re.IGNORECASE)
 # A learned cut with only short lines below it and no comment furniture needs this many
 # text lines there ("H/T NAME", "Tags: ..." close an article; a thread has several comments).
 MIN_SHORT_COMMENT_LINES = 2
@@ -225,7 +247,9 @@ MIN_SHORT_COMMENT_LINES = 2
 MAX_UNMARKED_LINES = 2
 
 # Emoji, emoticons and bracketed stickers ("[捂脸]"), hashtags, a letter stretched to 4+ ("kkkk", "sooo").
-EMOJI_RE = re.compile(r"[\U0001F300-\U0001FAFF\u2639\u263A\u2764]|(?<!\w)(?:[:;=]-?[)(DPp]|[xX]D)(?!\w)|\^\^|\[[\u4e00-\u9fff]{1,4}\]")
+# "[思考]": the text form of a Weibo emoticon, written in comments but never in a screen name
+EMOTICON_CODE_RE = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
+EMOJI_RE = re.compile(r"[\U0001F300-\U0001FAFF\u2639\u263A\u2764]|(?<!\w)(?:[:;=]-?[)(DPp]|[xX]D)(?!\w)|\^\^|" + EMOTICON_CODE_RE.pattern)
 HASHTAG_RE = re.compile(r"(?<![\w&])#[^\W\d_]\w+")
 LETTER_RUN_RE = re.compile(r"([^\W\d_])\1{3,}")
 TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[?!]|[^\sa-z\d]", re.I)

@@ -27,7 +27,7 @@ def plausible_name(name: str) -> bool:
     name = name.strip()
     if not name or len(name) > C.AUTHOR_MAX_CHARS or len(name.split()) > C.AUTHOR_MAX_WORDS:
         return False
-    if name[-1] in ".,;?。，；？！" or '"' in name or "“" in name:
+    if name[-1] in ".,;?。，；？！" or '"' in name or "“" in name or C.EMOTICON_CODE_RE.search(name):
         return False
     tokens = name.split()
     if len(tokens) >= 2 and tokens[0] in ("The", "THE") and tokens[1][:1].isupper():

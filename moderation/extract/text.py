@@ -117,19 +117,34 @@ def _is_paragraph(line: Line) -> bool:
     return line.kind == R.TEXT and n_words(line.text) >= C.MIN_SCORED_WORDS
 
 
-def header_heads_article(lines: list[Line], header: int) -> bool:
-    """The header sits above the article's first paragraph, and what follows it up to any
-    comment furniture (another header included) is paragraphs the region model reads clearly as
-    article prose: the header is a link to a thread the dump does not hold at that place."""
-    if any(_is_paragraph(ln) for ln in lines[:header]):
-        return False
-    below = lines[header + 1 :]
-    end = header + 1 + next((i for i, ln in enumerate(below) if ln.kind in R.COMMENT_MARKERS), len(below))
-    paras = [ln for ln in lines[header + 1 : end] if _is_paragraph(ln)]
-    if len(paras) < C.TEASER_MIN_PARAGRAPHS:
+def prose_follows(lines: list[Line], marker: int, min_paragraphs: int = C.TEASER_MIN_PARAGRAPHS,
+                  max_logit: float = -C.MIN_COMMENT_SHIFT) -> bool:
+    """What follows ``marker`` up to the next comment furniture is ``min_paragraphs`` or more
+    paragraphs that the region model reads as article prose (mean log-odds at most ``max_logit``)."""
+    below = lines[marker + 1 :]
+    end = marker + 1 + next((i for i, ln in enumerate(below) if ln.kind in R.COMMENT_MARKERS), len(below))
+    paras = [ln for ln in lines[marker + 1 : end] if _is_paragraph(ln)]
+    if len(paras) < min_paragraphs:
         return False
     dense, word_sets = region_matrix(lines, paras)
-    return float(np.mean(load_models()["region"].logits(dense, word_sets))) <= -C.MIN_COMMENT_SHIFT
+    return float(np.mean(load_models()["region"].logits(dense, word_sets))) <= max_logit
+
+
+def header_heads_article(lines: list[Line], header: int) -> bool:
+    """The header sits above the article's first paragraph, and article prose follows it: the
+    header is a link to a thread the dump does not hold at that place."""
+    return not any(_is_paragraph(ln) for ln in lines[:header]) and prose_follows(lines, header)
+
+
+def demote_post_dates(lines: list[Line]) -> int:
+    """A timestamp followed by article prose dates a post of a blog or live page, not a comment:
+    from the top, each such first marker becomes a dateline. Returns the new marker limit."""
+    limit = comment_marker_limit(lines)
+    while limit < len(lines) and lines[limit].kind == R.TIMESTAMP and (
+            prose_follows(lines, limit) or prose_follows(lines, limit, C.POST_MIN_PARAGRAPHS, C.POST_MAX_LOGIT)):
+        lines[limit].kind = DATELINE
+        limit = comment_marker_limit(lines)
+    return limit
 
 
 def confirm_markers(lines: list[Line]) -> None:
@@ -289,6 +304,7 @@ def find_boundary(lines: list[Line]) -> int:
         lines[limit].kind = DATELINE
         confirm_markers(lines)  # what the header vouched for is judged again
         limit = comment_marker_limit(lines)
+    limit = demote_post_dates(lines)
     scored = scored_lines(lines, limit)
     if not scored:
         return limit
@@ -325,13 +341,18 @@ def _reads_as_article(span: list[Line], z: np.ndarray, scored: list[Line]) -> bo
 
 
 def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np.ndarray, thread: float = 0.0) -> bool:
-    """A learned cut (no header or repeated comment furniture at it) must leave below it
-    lines that the region model calls comments on average, and clearly more so than the
-    lines above: an uncertain cut keeps the text in the article (a missed comment costs
-    less than an article paragraph taken for a comment, which would be scored and flagged).
-    When the cut model all but rules out a page without comments (``thread``: its posterior
-    mass on the cuts above the limit), the clear shift suffices: the region model's absolute scale
-    is learned mostly on English and under-calls reader talk in other languages."""
+    """Whether a learned cut (no header or repeated comment furniture at it) holds. An
+    uncertain cut keeps the text in the article: a missed comment costs less than an article
+    paragraph taken for a comment, which would be scored and flagged. The lines below the cut
+    must read as comments, clearly more so than those above (a shift of MIN_COMMENT_SHIFT in the
+    region model's mean log-odds), and the page must likely have a thread: a positive mean below
+    and ``thread`` (the cut model's posterior mass on cuts above the limit) of at least
+    LIKELY_THREAD_POSTERIOR, or ``thread`` of CONFIDENT_CUT_POSTERIOR, or a thread footer closing
+    the page ("Load more comments"); at SURE_CUT_POSTERIOR, with a positive mean below, a shift
+    of SURE_MIN_SHIFT does. The region model is fitted mostly on English and under-calls
+    reader talk in other languages, so a shift of STRONG_COMMENT_SHIFT suffices on its own. With
+    no article above the cut, the text must clear the margin on its own: an article that
+    vanishes into the comment list is the worst error."""
     below = np.asarray([ln.index >= cut for ln in scored])
     limit = comment_marker_limit(lines)
     furniture = limit < len(lines)
@@ -344,12 +365,16 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
         return n_text <= C.MAX_UNMARKED_LINES if furniture else n_text >= C.MIN_SHORT_COMMENT_LINES
     side, above = z[below], z[~below]
     if not len(above):
-        # no article at all, yet the comments further down carry furniture and this text
-        # does not: with nothing to compare it with, it must clear the margin on its own
-        return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + (C.MIN_COMMENT_SHIFT if furniture else 0.0)
+        # no article at all: with nothing to compare it with, it must clear the margin on its own
+        return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + C.MIN_COMMENT_SHIFT
     shift = float(np.mean(side) - np.mean(above))
-    confident = thread >= C.CONFIDENT_CUT_POSTERIOR
-    return (confident or float(np.mean(side)) >= C.MIN_COMMENT_LOGIT) and shift >= C.MIN_COMMENT_SHIFT
+    footer = bool(C.THREAD_FOOTER_RE.match(lines[-1].text)) and lines[-1].index > cut
+    confident = thread >= C.CONFIDENT_CUT_POSTERIOR or footer
+    likely = confident or (float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and thread >= C.LIKELY_THREAD_POSTERIOR)
+    # the cut model all but certain, with reader talk below: a small shift does (an essay whose
+    # author argues with an imagined reader reads almost like the thread under it)
+    sure = thread >= C.SURE_CUT_POSTERIOR and float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.SURE_MIN_SHIFT
+    return (likely and shift >= C.MIN_COMMENT_SHIFT) or shift >= C.STRONG_COMMENT_SHIFT or sure
 
 
 def author_candidate(line: Line, nxt: Line | None) -> bool:
@@ -362,8 +387,10 @@ def author_candidate(line: Line, nxt: Line | None) -> bool:
 
 
 def _is_author_line(line: Line, nxt: Line | None) -> bool:
-    """An author candidate that the author model calls a name."""
-    return author_candidate(line, nxt) and bool(load_models()["author"].proba([author_features(line, nxt)])[0] > 0.5)
+    """An author candidate that the author model calls a name and that could be one: a short
+    comment glued to the next ("Stupid, fat Mericans.") ends like a sentence, a name does not."""
+    return (author_candidate(line, nxt) and R.plausible_name(line.text)
+            and bool(load_models()["author"].proba([author_features(line, nxt)])[0] > 0.5))
 
 
 def _article_part(lines: list[Line], doc: Document) -> None:
