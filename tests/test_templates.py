@@ -110,3 +110,18 @@ def test_adapter_needs_no_data_dir(tmp_path: Path) -> None:
         table.loc[table["split"] == "validation", "text"].map(text_key))
     for name in LABELS:
         assert np.isin(table[name].unique(), [0.0, 1.0, MISSING]).all()
+
+
+def test_opt_in_families_come_only_when_a_config_names_them(tmp_path: Path) -> None:
+    from training.templates import OPT_IN, generate_templates
+
+    families = generate_templates(0)
+    opt_in_texts = set(families.loc[families["family"].isin(sorted(OPT_IN)), "text"])
+    assert opt_in_texts and OPT_IN <= set(families["family"])
+    plain = set(load_source("templates", tmp_path / "absent")["text"])
+    assert not plain & opt_in_texts
+    named = set(load_source("templates", tmp_path / "absent", add_families=["group_contempt"])["text"])
+    contempt = set(families.loc[families["family"] == "group_contempt", "text"])
+    assert contempt <= named and not named & (opt_in_texts - contempt)
+    with pytest.raises(ValueError, match="no opt-in family 'group_positive'"):
+        load_source("templates", tmp_path / "absent", add_families=["group_positive"])

