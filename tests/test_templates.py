@@ -125,3 +125,9 @@ def test_opt_in_families_come_only_when_a_config_names_them(tmp_path: Path) -> N
     assert contempt <= named and not named & (opt_in_texts - contempt)
     with pytest.raises(ValueError, match="no opt-in family 'group_positive'"):
         load_source("templates", tmp_path / "absent", add_families=["group_positive"])
+    with pytest.raises(ValueError, match="must be a list of family names"):
+        load_source("templates", tmp_path / "absent", add_families="group_contempt")
+    from training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="no opt-in family 'nope'"):  # when the config is read, before any training
+        TrainConfig(name="t", version="0.0.1", sources={"templates": {"add_families": ["nope"]}})

@@ -399,10 +399,9 @@ def load_templates(root: Path, seed: int = 0, add_families: list[str] | tuple[st
     """The project's own labelled template sentences (``training/templates/``); ``root`` is not read.
     Families added since a model was trained (templates.OPT_IN) come only when a config names them
     in ``add_families``, so a config written before them still builds the table it was trained on."""
-    from training.templates import OPT_IN, generate_templates
+    from training.templates import OPT_IN, check_opt_in, generate_templates
 
-    if unknown := sorted(set(add_families) - OPT_IN):
-        raise ValueError(f"source 'templates': no opt-in family {', '.join(map(repr, unknown))}; opt-in families: {', '.join(sorted(OPT_IN))}")
+    check_opt_in(add_families)
     df = generate_templates(seed)
     df = df[~df["family"].isin(sorted(OPT_IN - set(add_families)))]
     return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})
@@ -531,6 +530,10 @@ def check_source_options(name: str, options: dict[str, object]) -> None:
             raise ValueError(f"source {name!r}: {key} must be a whole number of at least {least}, not {value!r}")
     if options.get("on_conflict", "first") not in CONFLICT_POLICIES:  # absent: the first copy is kept
         raise ValueError(f"source {name!r}: on_conflict must be one of {', '.join(CONFLICT_POLICIES)}, not {options['on_conflict']!r}")
+    if name == "templates" and "add_families" in options:
+        from training.templates import check_opt_in
+
+        check_opt_in(options["add_families"])
     fraction = options.get("val_fraction")
     if fraction is not None and not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
         raise ValueError(f"source {name!r}: val_fraction must be at least 0 and below 1, not {fraction!r}")

@@ -98,6 +98,15 @@ def _frame_families(seed: int) -> list[pd.DataFrame]:
 OPT_IN = frozenset({"group_contempt", "group_fair", "known_true"})
 
 
+def check_opt_in(add_families: object) -> None:
+    """Reject a templates ``add_families`` option that is not a list of opt-in family names."""
+    if isinstance(add_families, str) or not isinstance(add_families, (list, tuple)) or not all(isinstance(n, str) for n in add_families):
+        raise ValueError(f"source 'templates': add_families must be a list of family names, not {add_families!r}")
+    if unknown := sorted(set(add_families) - OPT_IN):
+        raise ValueError(f"source 'templates': no opt-in family {', '.join(map(repr, unknown))}; "
+                         f"opt-in families: {', '.join(sorted(OPT_IN))}")
+
+
 def _wrong(rng: np.random.Generator, options: list, right) -> object:
     """A value from ``options`` other than ``right``."""
     return rng.choice([o for o in options if o != right])
