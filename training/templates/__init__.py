@@ -92,10 +92,12 @@ def _frame_families(seed: int) -> list[pd.DataFrame]:
     return parts
 
 
-#: Families added after moderation-e5 2.0.0 (stage 4 of its recipe trains on them). A config
-#: names them in the templates source's ``add_families``; without it they are left out, so the
-#: configs of earlier stages keep building the very tables they were trained on.
-OPT_IN = frozenset({"group_contempt", "group_fair", "known_true"})
+#: Families added after a recipe's first stages were trained: the German and Portuguese group
+#: families (stage 3 of moderation-e5) and the stage-4 ones. A config names them in the templates
+#: source's ``add_families``; without it they are left out, so the configs of earlier stages keep
+#: building the very tables they were trained on.
+OPT_IN = frozenset({"group_neutral_de", "group_neutral_pt", "dehumanising_de", "dehumanising_pt",
+                    "group_contempt", "group_fair", "known_true"})
 
 
 def check_opt_in(add_families: object) -> None:
