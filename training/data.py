@@ -398,10 +398,10 @@ LANGUAGES: dict[str, str] = {"germeval2018": "de", "cold": "zh", "told_br": "pt"
 def load_templates(root: Path, seed: int = 0, add_families: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The project's own labelled template sentences (``training/templates/``); ``root`` is not read.
     Families added since a model was trained (templates.OPT_IN) come only when a config names them
-    in ``add_families``, so a config written before them still builds the table it was trained on."""
-    from training.templates import OPT_IN, check_opt_in, generate_templates
+    in ``add_families`` (checked with the other options by ``check_source_options``), so a config
+    written before them still builds the table it was trained on."""
+    from training.templates import OPT_IN, generate_templates
 
-    check_opt_in(add_families)
     df = generate_templates(seed)
     df = df[~df["family"].isin(sorted(OPT_IN - set(add_families)))]
     return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})

@@ -117,31 +117,37 @@ def _is_paragraph(line: Line) -> bool:
     return line.kind == R.TEXT and n_words(line.text) >= C.MIN_SCORED_WORDS
 
 
-def prose_follows(lines: list[Line], marker: int, min_paragraphs: int = C.TEASER_MIN_PARAGRAPHS,
-                  max_logit: float = -C.MIN_COMMENT_SHIFT) -> bool:
-    """What follows ``marker`` up to the next comment furniture is ``min_paragraphs`` or more
-    paragraphs that the region model reads as article prose (mean log-odds at most ``max_logit``)."""
+def prose_after(lines: list[Line], marker: int) -> tuple[int, float]:
+    """The paragraphs after ``marker`` up to the next comment furniture: how many, and their mean
+    region log-odds (0.0 when there are fewer than TEASER_MIN_PARAGRAPHS, which no rule accepts)."""
     below = lines[marker + 1 :]
     end = marker + 1 + next((i for i, ln in enumerate(below) if ln.kind in R.COMMENT_MARKERS), len(below))
     paras = [ln for ln in lines[marker + 1 : end] if _is_paragraph(ln)]
-    if len(paras) < min_paragraphs:
-        return False
+    if len(paras) < C.TEASER_MIN_PARAGRAPHS:
+        return len(paras), 0.0
     dense, word_sets = region_matrix(lines, paras)
-    return float(np.mean(load_models()["region"].logits(dense, word_sets))) <= max_logit
+    return len(paras), float(np.mean(load_models()["region"].logits(dense, word_sets)))
+
+
+def _clear_prose(n_paragraphs: int, mean_logit: float) -> bool:
+    """TEASER_MIN_PARAGRAPHS or more paragraphs read clearly as article prose."""
+    return n_paragraphs >= C.TEASER_MIN_PARAGRAPHS and mean_logit <= -C.MIN_COMMENT_SHIFT
 
 
 def header_heads_article(lines: list[Line], header: int) -> bool:
     """The header sits above the article's first paragraph, and article prose follows it: the
     header is a link to a thread the dump does not hold at that place."""
-    return not any(_is_paragraph(ln) for ln in lines[:header]) and prose_follows(lines, header)
+    return not any(_is_paragraph(ln) for ln in lines[:header]) and _clear_prose(*prose_after(lines, header))
 
 
 def demote_post_dates(lines: list[Line]) -> int:
     """A timestamp followed by article prose dates a post of a blog or live page, not a comment:
     from the top, each such first marker becomes a dateline. Returns the new marker limit."""
     limit = comment_marker_limit(lines)
-    while limit < len(lines) and lines[limit].kind == R.TIMESTAMP and (
-            prose_follows(lines, limit) or prose_follows(lines, limit, C.POST_MIN_PARAGRAPHS, C.POST_MAX_LOGIT)):
+    while limit < len(lines) and lines[limit].kind == R.TIMESTAMP:
+        n, mean = prose_after(lines, limit)
+        if not (_clear_prose(n, mean) or (n >= C.POST_MIN_PARAGRAPHS and mean <= C.POST_MAX_LOGIT)):
+            break
         lines[limit].kind = DATELINE
         limit = comment_marker_limit(lines)
     return limit
@@ -367,13 +373,14 @@ def comment_side_is_clear(lines: list[Line], cut: int, scored: list[Line], z: np
     if not len(above):
         # no article at all: with nothing to compare it with, it must clear the margin on its own
         return float(np.mean(side)) >= C.MIN_COMMENT_LOGIT + C.MIN_COMMENT_SHIFT
+    talk = float(np.mean(side)) >= C.MIN_COMMENT_LOGIT  # the lines below read as reader talk on average
     shift = float(np.mean(side) - np.mean(above))
     footer = bool(C.THREAD_FOOTER_RE.match(lines[-1].text)) and lines[-1].index > cut
     confident = thread >= C.CONFIDENT_CUT_POSTERIOR or footer
-    likely = confident or (float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and thread >= C.LIKELY_THREAD_POSTERIOR)
+    likely = confident or (talk and thread >= C.LIKELY_THREAD_POSTERIOR)
     # the cut model all but certain, with reader talk below: a small shift does (an essay whose
     # author argues with an imagined reader reads almost like the thread under it)
-    sure = thread >= C.SURE_CUT_POSTERIOR and float(np.mean(side)) >= C.MIN_COMMENT_LOGIT and shift >= C.SURE_MIN_SHIFT
+    sure = thread >= C.SURE_CUT_POSTERIOR and talk and shift >= C.SURE_MIN_SHIFT
     return (likely and shift >= C.MIN_COMMENT_SHIFT) or shift >= C.STRONG_COMMENT_SHIFT or sure
 
 
