@@ -31,7 +31,7 @@ def test_deterministic_for_a_seed_and_varied_across_seeds(templates: pd.DataFram
 
 
 def test_size_labels_and_texts(templates: pd.DataFrame) -> None:
-    assert 4000 <= len(templates) <= 8000
+    assert 4000 <= len(templates) <= 10000
     for name in LABELS:
         assert set(templates[name].unique()) <= {0.0, 1.0, MISSING}, name
         assert (templates[name] == 1).any() and (templates[name] == 0).any(), name
@@ -58,6 +58,9 @@ EXPECTED = [
     ("greetings_thanks", "threat", 0), ("greetings_thanks", "misinformation", 0),
     ("opinion_prediction", "misinformation", 0), ("opinion_prediction", "claim", 0),
     ("fact_", "claim", 1), ("hoax", "misinformation", 1), ("hoax", "claim", 1),
+    ("commenter_insult", "insult", 1), ("commenter_insult", "identity_attack", 0), ("commenter_fair", "hostility", 0),
+    ("political_dehumanising", "hostility", 1), ("political_dehumanising", "threat", 0),
+    ("coercive_threat", "threat", 1), ("political_fair", "hostility", 0), ("political_fair", "threat", 0),
 ]
 
 

@@ -18,7 +18,7 @@ from moderation.labels import LABELS, MISSING
 from moderation.model import Moderator
 from tests.conftest import TINY_ENCODER
 from training.config import TrainConfig
-from training.data import build_table, load_source
+from training.data import build_table, leak_key, load_source, text_key
 from training.trainer import masked_bce, train_model
 
 
@@ -173,6 +173,19 @@ def test_train_rows_never_leak_into_validation(tmp_path: Path) -> None:
     train_texts = table.loc[table["split"] == "train", "text"]
     assert val_texts and not set(train_texts) & val_texts
     assert train_texts.is_unique
+
+
+def test_copies_that_differ_only_in_links_leave_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # OLID writes "URL" where TweetEval (the same tweets) writes nothing; the plain key check misses that.
+    a = _label_file(tmp_path / "a.csv")
+    table = build_table({str(a): {"val_fraction": 0.3}})
+    val_texts = list(table.loc[table["split"] == "validation", "text"])
+    b = tmp_path / "b.csv"
+    b.write_text("text,hostility\n" + f"{val_texts[0]} URL,1\n{val_texts[1]} https://t.co/x1,0\nsomething new entirely,0\n")
+    table = build_table({str(a): {"val_fraction": 0.3}, str(b): {"val_fraction": 0.0}})
+    assert table.loc[table["source"] == str(b), "text"].tolist() == ["something new entirely"]
+    assert "2 training rows left out" in capsys.readouterr().err
+    assert leak_key("Gun control URL via @USER") == leak_key("Gun control via @user") != text_key("Gun control URL via @USER")
 
 
 def _tiny_cfg(data: Path, **kw) -> TrainConfig:

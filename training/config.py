@@ -36,6 +36,7 @@ class TrainConfig:
     train_layers: int | None = None  # fine-tune only the top N encoder layers and the heads (None: all)
     layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
+    distil: dict[str, Any] | None = None  # blend a teacher's probabilities into targets (training.distil)
 
     def __post_init__(self) -> None:
         """Reject values training would trip over later (or, worse, silently accept)."""
@@ -66,6 +67,10 @@ class TrainConfig:
             raise ValueError(f"sources must map source names to options, not {self.sources!r}")
         for name, options in self.sources.items():
             check_source_options(name, options)
+        if self.distil is not None:
+            from training.distil import check_distil
+
+            check_distil(self.distil, self.sources)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":

@@ -360,7 +360,9 @@ the misinformation head recognises the style and topics of claims that were fals
 {per_source}
 
 Validation: the official validation file where the source ships one (TweetEval, LIAR, CONSTRAINT), else a fixed
-hash-of-text split. Training rows whose text occurs in any validation split are removed (OLID and TweetEval overlap).
+hash-of-text split. Training rows whose text occurs in any validation split, up to case, punctuation and links, are removed
+(OLID and TweetEval hold the same tweets). Tables built before links were ignored (3 December 2026) let some TweetEval
+offensive validation tweets into training as OLID rows: see docs/model-2.md.
 Official test splits were never read. Several sources are research-only or non-commercial (UCC is CC BY-NC-SA):
 check the licences before commercial use.
 

@@ -375,6 +375,10 @@ def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, res
     table = build_table(cfg.sources, data_dir=data_dir, seed=cfg.seed)
     train = table[table["split"] == "train"].reset_index(drop=True)
     val = table[table["split"] == "validation"].reset_index(drop=True)
+    if cfg.distil:
+        from training.distil import distil_targets
+
+        train = distil_targets(train, cfg.distil, batch_size=cfg.eval_batch_size)
     seed_everything(cfg.seed)  # the new head's initial weights depend on it
     moderator = build_moderator(cfg, list(LABELS))
     trainer = Trainer(cfg, output, progress=progress).fit(moderator, train, resume=resume)

@@ -97,7 +97,8 @@ def _frame_families(seed: int) -> list[pd.DataFrame]:
 #: source's ``add_families``; without it they are left out, so the configs of earlier stages keep
 #: building the very tables they were trained on.
 OPT_IN = frozenset({"group_neutral_de", "group_neutral_pt", "dehumanising_de", "dehumanising_pt",
-                    "group_contempt", "group_fair", "known_true"})
+                    "group_contempt", "group_fair", "known_true", "commenter_insult", "commenter_fair",
+                    "political_dehumanising", "coercive_threat", "political_fair"})
 
 
 def check_opt_in(add_families: object) -> None:
