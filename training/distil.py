@@ -20,12 +20,13 @@ import pandas as pd
 from moderation.errors import InputError
 from moderation.labels import LABELS, MISSING
 
-KEYS = {"teacher", "labels", "sources", "weight"}
+REQUIRED = {"teacher", "labels", "sources"}
+DEFAULT_WEIGHT = 0.5
 
 
 def check_distil(spec: object, sources: dict[str, object]) -> None:
     """Reject a ``distil`` setting that is not as documented above, before any data is read."""
-    if not isinstance(spec, dict) or not {"teacher", "labels", "sources"} <= set(spec) or set(spec) - KEYS:
+    if not isinstance(spec, dict) or not REQUIRED <= set(spec) or set(spec) - REQUIRED - {"weight"}:
         raise ValueError("distil must be a mapping {teacher: MODEL_DIR, labels: [...], sources: [...], weight: 0.5}, "
                          f"not {spec!r}")
     if not isinstance(spec["teacher"], str):
@@ -36,7 +37,7 @@ def check_distil(spec: object, sources: dict[str, object]) -> None:
             raise ValueError(f"distil: {key} must be a non-empty list, not {names!r}")
         if unknown := sorted(set(map(str, names)) - set(known)):
             raise ValueError(f"distil: unknown {key} {', '.join(map(repr, unknown))}; {what}: {', '.join(known)}")
-    weight = spec.get("weight", 0.5)
+    weight = spec.get("weight", DEFAULT_WEIGHT)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
         raise ValueError(f"distil: weight must be above 0 and at most 1, not {weight!r}")
 
@@ -68,4 +69,4 @@ def distil_targets(train: pd.DataFrame, spec: dict, batch_size: int = 128) -> pd
     print(f"distil: scoring {len(rows)} training rows with {teacher.name}", file=sys.stderr)
     probs = teacher.predict_proba(list(train.loc[rows, "text"]), batch_size=batch_size)
     probs = probs[:, [teacher.labels.index(l) for l in labels]]
-    return blend(train, probs, labels, rows.to_numpy(), float(spec.get("weight", 0.5)))
+    return blend(train, probs, labels, rows.to_numpy(), float(spec.get("weight", DEFAULT_WEIGHT)))
