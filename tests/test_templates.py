@@ -130,6 +130,12 @@ def test_opt_in_families_come_only_when_a_config_names_them(tmp_path: Path) -> N
         load_source("templates", tmp_path / "absent", add_families=["group_positive"])
     with pytest.raises(ValueError, match="must be a list of family names"):
         load_source("templates", tmp_path / "absent", add_families="group_contempt")
+    # drop_families leaves out any family, opt-in or not.
+    dropped = set(load_source("templates", tmp_path / "absent", drop_families=["fact_event_false"])["text"])
+    events = set(families.loc[families["family"] == "fact_event_false", "text"])
+    assert events and events <= plain and not dropped & events and dropped == plain - events
+    with pytest.raises(ValueError, match="no family 'fact_events'"):
+        load_source("templates", tmp_path / "absent", drop_families=["fact_events"])
     from training.config import TrainConfig
 
     with pytest.raises(ValueError, match="no opt-in family 'nope'"):  # when the config is read, before any training

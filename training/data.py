@@ -406,15 +406,16 @@ def load_coaid_news(root: Path, max_per_article: int = 3) -> pd.DataFrame:
 #: Language of each source's texts (sources not listed are English).
 LANGUAGES: dict[str, str] = {"germeval2018": "de", "cold": "zh", "told_br": "pt"}
 
-def load_templates(root: Path, seed: int = 0, add_families: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+def load_templates(root: Path, seed: int = 0, add_families: list[str] | tuple[str, ...] = (),
+                   drop_families: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The project's own labelled template sentences (``training/templates/``); ``root`` is not read.
     Families added since a model was trained (templates.OPT_IN) come only when a config names them
-    in ``add_families`` (checked with the other options by ``check_source_options``), so a config
-    written before them still builds the table it was trained on."""
+    in ``add_families``, so a config written before them still builds the table it was trained on;
+    ``drop_families`` leaves out any family (both checked by ``check_source_options``)."""
     from training.templates import OPT_IN, generate_templates
 
     df = generate_templates(seed)
-    df = df[~df["family"].isin(sorted(OPT_IN - set(add_families)))]
+    df = df[~df["family"].isin(sorted((OPT_IN - set(add_families)) | set(drop_families)))]
     return _frame(df["text"], "templates", {name: df[name].to_numpy() for name in LABELS})
 
 
@@ -541,10 +542,11 @@ def check_source_options(name: str, options: dict[str, object]) -> None:
             raise ValueError(f"source {name!r}: {key} must be a whole number of at least {least}, not {value!r}")
     if options.get("on_conflict", "first") not in CONFLICT_POLICIES:  # absent: the first copy is kept
         raise ValueError(f"source {name!r}: on_conflict must be one of {', '.join(CONFLICT_POLICIES)}, not {options['on_conflict']!r}")
-    if name == "templates" and "add_families" in options:
-        from training.templates import check_opt_in
+    for option in ("add_families", "drop_families"):
+        if name == "templates" and option in options:
+            from training.templates import check_families
 
-        check_opt_in(options["add_families"])
+            check_families(option, options[option])
     fraction = options.get("val_fraction")
     if fraction is not None and not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
         raise ValueError(f"source {name!r}: val_fraction must be at least 0 and below 1, not {fraction!r}")

@@ -101,13 +101,20 @@ OPT_IN = frozenset({"group_neutral_de", "group_neutral_pt", "dehumanising_de", "
                     "political_dehumanising", "coercive_threat", "political_fair"})
 
 
-def check_opt_in(add_families: object) -> None:
-    """Reject a templates ``add_families`` option that is not a list of opt-in family names."""
-    if isinstance(add_families, str) or not isinstance(add_families, (list, tuple)) or not all(isinstance(n, str) for n in add_families):
-        raise ValueError(f"source 'templates': add_families must be a list of family names, not {add_families!r}")
-    if unknown := sorted(set(add_families) - OPT_IN):
-        raise ValueError(f"source 'templates': no opt-in family {', '.join(map(repr, unknown))}; "
-                         f"opt-in families: {', '.join(sorted(OPT_IN))}")
+def check_families(option: str, names: object) -> None:
+    """Reject a templates ``add_families`` (opt-in names) or ``drop_families`` (any family) option
+    that is not a list of such names."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"source 'templates': {option} must be a list of family names, not {names!r}")
+    allowed, kind = (OPT_IN, "opt-in family") if option == "add_families" else (family_names(), "family")
+    if unknown := sorted(set(names) - allowed):
+        raise ValueError(f"source 'templates': no {kind} {', '.join(map(repr, unknown))}; "
+                         f"{kind.replace('family', 'families')}: {', '.join(sorted(allowed))}")
+
+
+@cache
+def family_names() -> frozenset[str]:
+    return frozenset(generate_templates(0)["family"])
 
 
 def _wrong(rng: np.random.Generator, options: list, right) -> object:
