@@ -25,6 +25,7 @@ from torch import nn
 from moderation.cpu import BackendChoice, choose_backend, has_bf16_matrix_units  # noqa: F401 (re-exported)
 from moderation.errors import ModelError
 from moderation.labels import LABELS
+from moderation.normalise import normalise
 from moderation.types import MAX_CHARS, Document, Scores, check_backend
 
 META_FILE = "moderation.json"
@@ -148,6 +149,16 @@ class Moderator:
         return [label for label in self.labels if label not in self.withheld]
 
     @property
+    def normalises(self) -> bool:
+        """Whether texts are normalised (:mod:`moderation.normalise`) before tokenising: set in the
+        metadata by training, so that a model reads text as it was trained on."""
+        return bool(self.meta.get("normalise"))
+
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the encoder reads them (normalised if the model was trained so)."""
+        return [normalise(t) for t in texts] if self.normalises else list(texts)
+
+    @property
     def name(self) -> str:
         return f"{self.meta.get('name', 'moderation')}@{self.meta.get('version', '0')}"
 
@@ -218,7 +229,7 @@ class Moderator:
         """Token windows of every text (special tokens included), the text each belongs to, and
         which texts had more windows than ``MAX_WINDOWS`` (only the first ones are kept)."""
         enc = self.tokenizer(
-            [t[:MAX_CHARS] for t in texts],
+            [t[:MAX_CHARS] for t in self.prepare(texts)],
             truncation=True,
             max_length=self.max_length,
             stride=self.window_overlap,
@@ -265,7 +276,8 @@ class Moderator:
         # worst), so only texts that could reach the window cap are tokenised again.
         content = self.max_length - 2
         reach = content + (MAX_WINDOWS - 1) * (content - self.window_overlap)
-        long = [i for i, t in enumerate(texts) if 2 * len(t) + 1 > reach]
+        # Normalisation can lengthen a text ("@a" becomes "@USER"), so the bound counts what is read.
+        long = [i for i, t in enumerate(self.prepare(texts)) if 2 * len(t) + 1 > reach]
         flags = [len(t) > MAX_CHARS for t in texts]
         if long:
             for i, cut in zip(long, self._windows([texts[i] for i in long])[2]):

@@ -37,6 +37,7 @@ class TrainConfig:
     layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
     distil: dict[str, Any] | None = None  # blend a teacher's probabilities into targets (training.distil)
+    normalise: bool | None = None  # write user mentions @USER (moderation.normalise); None: as init_from, else off
 
     def __post_init__(self) -> None:
         """Reject values training would trip over later (or, worse, silently accept)."""
@@ -54,8 +55,10 @@ class TrainConfig:
             if not (lo <= value if lo_inclusive else lo < value) or not (value <= hi if hi_inclusive else value < hi):
                 bounds = f"{'at least' if lo_inclusive else 'above'} {lo}" + (f" and {'at most' if hi_inclusive else 'below'} {hi}" if high else "")
                 raise ValueError(f"{name} must be {bounds}, not {value!r}")
-        if not isinstance(self.bf16, bool):
-            raise ValueError(f"bf16 must be true or false, not {self.bf16!r}")
+        for name in ("bf16", "normalise"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "normalise" and value is None):
+                raise ValueError(f"{name} must be true or false, not {value!r}")
         if not isinstance(self.label_weights, dict):
             raise ValueError(f"label_weights must map labels to weights, not {self.label_weights!r}")
         for label, weight in self.label_weights.items():

@@ -63,7 +63,10 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         moderator = Moderator.load(cfg.init_from, backend="torch")
         if moderator.labels != labels:
             raise ValueError(f"{cfg.init_from} has labels {moderator.labels}, expected {labels}")
-        return as_child(moderator, cfg.name, cfg.version)
+        child = as_child(moderator, cfg.name, cfg.version)
+        if cfg.normalise is not None:
+            child.meta["normalise"] = cfg.normalise
+        return child
     tok_path, digest = resolve_base(cfg.base_model)
     if cfg.tiny_encoder:
         encoder = BertModel(BertConfig(**cfg.tiny_encoder))
@@ -79,6 +82,7 @@ def build_moderator(cfg: TrainConfig, labels: list[str]) -> Moderator:
         "labels": labels,
         "max_length": cfg.max_length,
         "base_model": {"name": base_desc, "sha256": digest},
+        "normalise": bool(cfg.normalise),
     }
     return Moderator(net, tokenizer, meta)
 
@@ -218,7 +222,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         labels = moderator.labels
-        enc = moderator.tokenizer(list(train["text"]), truncation=True, max_length=cfg.max_length)
+        enc = moderator.tokenizer(moderator.prepare(train["text"]), truncation=True, max_length=cfg.max_length)
         ids = enc["input_ids"]
         lengths = np.array([len(x) for x in ids])
         targets = torch.tensor(train[labels].to_numpy(np.float32))
