@@ -16,6 +16,7 @@ from training.metrics import (
     evaluate,
     expected_calibration_error,
     fit_thresholds,
+    flag_rate_floor,
     markdown_table,
     roc_auc_interval,
 )
@@ -135,6 +136,29 @@ def test_fit_thresholds_uses_validation_rows_and_defaults() -> None:
     assert 0.3 < thresholds["hostility"] < 0.6
     assert thresholds["misinformation"] == 0.5  # no data
     assert evaluate(probs, table, thresholds)["ucc"]["hostility"]["macro_f1"] == 1.0
+
+
+def test_flag_rate_floor_flags_at_most_the_share() -> None:
+    p = np.array([0.9, 0.8, 0.8, 0.7, 0.1])
+    for share, flagged in [(0.2, 1), (0.25, 1), (0.4, 1), (0.6, 3), (1.0, 5)]:
+        assert (p >= flag_rate_floor(p, share)).sum() == flagged  # ties at 0.8 go together or not at all
+    assert flag_rate_floor(p, 0.1) > 0.9
+
+
+def test_threshold_caps_bound_the_flag_rate_on_named_sources() -> None:
+    # Claims: true ones (0) score 0.3-0.55, false ones (1) 0.4-0.9; comments: all true and near 0.
+    claims = make_table(misinformation=[0] * 20 + [1] * 30, source="liar")
+    comments = make_table(misinformation=[0] * 200, source="ucc")
+    table = pd.concat([claims, comments], ignore_index=True)
+    scores = np.r_[np.linspace(0.3, 0.55, 20), np.linspace(0.4, 0.9, 30), np.full(200, 0.02)]
+    probs = make_probs(len(table), misinformation=scores)
+    true_claims = np.arange(20)
+    free = fit_thresholds(probs, table)["misinformation"]
+    assert (scores[true_claims] >= free).mean() > 0.3  # F1 alone flags many true claims
+    capped = fit_thresholds(probs, table, caps={"misinformation": {"max_flagged": 0.1, "sources": ["liar"]}})
+    assert capped["misinformation"] > free
+    assert (scores[true_claims] >= capped["misinformation"]).mean() <= 0.1
+    assert capped["hostility"] == 0.5  # other labels untouched (no data here)
 
 
 def test_markdown_table_with_and_without_baseline() -> None:

@@ -90,8 +90,3 @@ def test_training_reads_normalised_text_and_records_it(tmp_path: Path) -> None:
     assert child.normalises
     off = build_moderator(dataclasses.replace(_cfg(data), init_from=str(tmp_path / "a"), normalise=False), loaded.labels)
     assert not off.normalises
-
-
-def test_normalise_must_be_true_or_false() -> None:
-    with pytest.raises(ValueError, match="normalise must be true or false"):
-        TrainConfig(normalise="yes")  # type: ignore[arg-type]

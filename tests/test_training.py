@@ -266,6 +266,13 @@ def test_train_cli_rejects_bad_config(tmp_path: Path) -> None:
     ("label_weights: {hostilty: 1.0}\n", "unknown label 'hostilty'"),
     ("batch_size: [\n", "not valid YAML"),
     ("- a list\n", "a config is a mapping of keys to values, not list"),
+    ("normalise: 1\n", "normalise must be true or false, not 1"),
+    ("sources: {liar: {}}\nthreshold_caps: {misinfo: {max_flagged: 0.1, sources: [liar]}}\n", "unknown label 'misinfo'"),
+    ("sources: {liar: {}}\nthreshold_caps: {misinformation: {max_flagged: 10, sources: [liar]}}\n",
+     "max_flagged must be a share above 0 and at most 1, not 10"),
+    ("sources: {liar: {}}\nthreshold_caps: {misinformation: {max_flagged: 0.1, sources: [constraint]}}\n",
+     "sources must list sources of this config"),
+    ("threshold_caps: {misinformation: {max_flagged: 0.1}}\n", "needs exactly max_flagged and sources"),
 ])
 def test_train_cli_rejects_bad_values_in_one_line(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "bad.yaml"

@@ -37,6 +37,7 @@ class TrainConfig:
     layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
     distil: dict[str, Any] | None = None  # blend a teacher's probabilities into targets (training.distil)
+    threshold_caps: dict[str, dict[str, Any]] | None = None  # {label: {max_flagged, sources}}: see fit_thresholds
     normalise: bool | None = None  # write user mentions @USER (moderation.normalise); None: as init_from, else off
 
     def __post_init__(self) -> None:
@@ -70,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"sources must map source names to options, not {self.sources!r}")
         for name, options in self.sources.items():
             check_source_options(name, options)
+        if self.threshold_caps is not None:
+            check_threshold_caps(self.threshold_caps, self.sources)
         if self.distil is not None:
             from training.distil import check_distil
 
@@ -119,3 +122,22 @@ _RANGES: dict[str, tuple[type | tuple[type, ...], tuple[float, bool], tuple[floa
     "layer_lr_decay": ((int, float), (0, False), (1, True)),
 }
 _OPTIONAL = ("train_layers", "layer_lr_decay")
+
+
+def check_threshold_caps(caps: Any, sources: dict[str, Any]) -> None:
+    """``threshold_caps``: known labels, a share in (0, 1] and sources the config trains on."""
+    from moderation.labels import LABELS
+
+    if not isinstance(caps, dict):
+        raise ValueError(f"threshold_caps must map labels to {{max_flagged, sources}}, not {caps!r}")
+    for label, cap in caps.items():
+        if label not in LABELS:
+            raise ValueError(f"threshold_caps: unknown label {label!r}; labels: {', '.join(LABELS)}")
+        if not isinstance(cap, dict) or set(cap) != {"max_flagged", "sources"}:
+            raise ValueError(f"threshold_caps: {label} needs exactly max_flagged and sources, not {cap!r}")
+        share = cap["max_flagged"]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ValueError(f"threshold_caps: {label} max_flagged must be a share above 0 and at most 1, not {share!r}")
+        names = cap["sources"]
+        if not isinstance(names, list) or not names or any(n not in sources for n in names):
+            raise ValueError(f"threshold_caps: {label} sources must list sources of this config, not {names!r}")

