@@ -177,6 +177,20 @@ def test_committed_card_is_the_rendered_card() -> None:
     assert render_model_card(meta, report) == (path / "MODEL_CARD.md").read_text()
 
 
+def test_card_states_input_normalisation_and_capped_thresholds() -> None:
+    from training.evaluate import REPORT_FILE, render_model_card
+
+    path = default_model_path()
+    meta = json.loads((path / "moderation.json").read_text())
+    report = json.loads((path / REPORT_FILE).read_text())
+    plain = render_model_card(meta, report)
+    assert "@USER" not in plain and "flag at most" not in plain
+    caps = {"misinformation": {"max_flagged": 0.1, "sources": ["liar", "constraint"]}}
+    card = render_model_card(dict(meta, normalise=True, config=dict(meta["config"], threshold_caps=caps)), report)
+    assert "user mentions are written `@USER`" in card
+    assert "misinformation: the best among thresholds that flag at most 10% of the validation rows of liar, constraint" in card
+
+
 def test_card_lists_only_the_source_options_a_model_used() -> None:
     from training.evaluate import _options_used
 

@@ -162,6 +162,18 @@ def training_stages(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return stages
 
 
+def _caps_note(meta: dict[str, Any]) -> str:
+    """How ``threshold_caps`` bounded a stored threshold, if the last stage set any."""
+    caps = (meta.get("config") or {}).get("threshold_caps") or {}
+    return "".join(f"; {label}: the best among thresholds that flag at most {cap['max_flagged']:.0%} of the "
+                   f"validation rows of {', '.join(cap['sources'])} that are not {label}" for label, cap in caps.items())
+
+
+def _normalise_line(meta: dict[str, Any]) -> str:
+    return ("- Input: user mentions are written `@USER` before tokenising, in training and in scoring "
+            "(`moderation/normalise.py`).\n" if meta.get("normalise") else "")
+
+
 def _training_time(meta: dict[str, Any]) -> str:
     stages = training_stages(meta)
     parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments"
@@ -355,8 +367,8 @@ the misinformation head recognises the style and topics of claims that were fals
 - Base: {meta.get('base_model', {}).get('name')} (sha256 of weights `{meta.get('base_model', {}).get('sha256')}`),
   attention-masked mean pooling, one linear sigmoid head per label, trained with a masked BCE
   (a source that says nothing about a label contributes no loss for it).
-{_soup_line(meta)}- Calibration: Platt scaling per label on the validation split. Stored thresholds (max F1 on pooled validation): {thresholds}.
-- Training time: {_training_time(meta)}
+{_soup_line(meta)}- Calibration: Platt scaling per label on the validation split. Stored thresholds (max F1 on pooled validation{_caps_note(meta)}): {thresholds}.
+{_normalise_line(meta)}- Training time: {_training_time(meta)}
 
 ## Data
 | Source | train rows | validation rows | licence |
