@@ -16,8 +16,8 @@ from moderation.model import WEIGHTS_FILE, default_model_path
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_000 = FIXTURES / "seeds" / "000_81f09624bfe65d55.txt"
 
-# Pinned floors: 2.3.0 measures 0.98 (hostility) and 1.0 (misinformation) on the probe set (2.1.0: 0.97, 1.0;
-# 2.0.0: 0.98, 1.0; 1.3.0: 0.99, 1.0).
+# Pinned floors: 2.4.0 measures 0.97 (hostility) and 1.0 (misinformation) on the probe set (2.3.0: 0.98, 1.0;
+# 2.1.0: 0.97, 1.0; 2.0.0: 0.98, 1.0; 1.3.0: 0.99, 1.0).
 PROBE_FLOORS = {"hostility": 0.90, "misinformation": 0.85}
 TEMPLATE_CEILING = 0.05
 
@@ -84,7 +84,7 @@ def test_seed_000_comments_rank_sensibly(model: Moderator, seed_000) -> None:
     thanks = "Thank you President Biden"
     assert _find(hostility, thanks) < model.thresholds["hostility"] and _find(misinfo, thanks) < model.thresholds["misinformation"]
     # The other comments of the page (all but the two claims the issue calls misinformation): at most a
-    # third of the page is flagged for misinformation (1.0.0 flagged 24 of 30; 2.0.0 flags 1, 2.1.0 2, 2.3.0 none).
+    # third of the page is flagged for misinformation (1.0.0 flagged 24 of 30; 2.0.0 flags 1, 2.1.0 2, 2.3.0 and 2.4.0 none).
     claims = ("$50 billion", "billions in untraceable bills")
     others = [p for t, p in misinfo.items() if not any(c in t for c in claims)]
     assert len(others) == len(misinfo) - len(claims)
@@ -98,17 +98,17 @@ def test_seed_000_claims_meet_the_issue_bar(model: Moderator, seed_000) -> None:
     assert _find(misinfo, "Thank you President Biden") < model.thresholds["misinformation"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of moderation-e5@2.3.0 (issue 16): the hedged claim 'We probably gave "
-                   "them billions in untraceable bills' scores 0.007 for misinformation (threshold 0.452); 2.x treats "
+@pytest.mark.xfail(strict=True, reason="known gap of moderation-e5@2.4.0 (issue 16): the hedged claim 'We probably gave "
+                   "them billions in untraceable bills' scores 0.006 for misinformation (threshold 0.476); 2.x treats "
                    "speculation like an opinion (1.3.0 flagged it)")
 def test_seed_000_speculative_claim_meets_the_issue_bar(model: Moderator, seed_000) -> None:
     _, misinfo = seed_000
     assert _find(misinfo, "billions in untraceable bills") >= model.thresholds["misinformation"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of moderation-e5@2.3.0 (issue 16): the dehumanising comment "
-                   "(0.069), the threat (0.091) and the 'brain dead' insult (0.103) score below the hostility threshold "
-                   "(0.361); 2.1.0 scored them 0.069, 0.098 and 0.168 against 0.353, 1.3.0 0.371, 0.251 and 0.206 against 0.380")
+@pytest.mark.xfail(strict=True, reason="known gap of moderation-e5@2.4.0 (issue 16): the dehumanising comment "
+                   "(0.088), the threat (0.088) and the 'brain dead' insult (0.114) score below the hostility threshold "
+                   "(0.394); 2.1.0 scored them 0.069, 0.098 and 0.168 against 0.353, 1.3.0 0.371, 0.251 and 0.206 against 0.380")
 def test_seed_000_hostile_comments_meet_the_issue_bar(model: Moderator, seed_000) -> None:
     hostility, _ = seed_000
     for fragment in ("Hamas Rats in the tunnels", "on threat of death", "people who are brain dead"):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Model 2.3 recipe (moderation-e5, normalised): the e5 recipe's four stages with user mentions written
+# Model 2.4 recipe (moderation-e5, normalised): the e5 recipe's four stages with user mentions written
 # @USER in training and scoring and without the dated-event false twins from the first stage on; the
-# last stage caps the share of true statements flagged as misinformation. Same base, seeds and
+# last stage caps the share of true statements flagged as misinformation and adds insults without swear
+# words (2.3.0 ended with configs/e5n-stage4.yaml instead). Same base, seeds and
 # validation rows as training/e5_recipe.sh. Each stage checkpoints: rerun it with --resume.
 #   bash training/e5n_recipe.sh [--data-dir D]
 set -euo pipefail
@@ -9,4 +10,4 @@ set -euo pipefail
 moderation train --config configs/e5n.yaml --output runs/e5n-stage1 "$@"
 moderation train --config configs/e5n-stage2.yaml --output runs/e5n-stage2 "$@"
 moderation train --config configs/e5n-stage3.yaml --output runs/e5n-stage3 "$@"
-moderation train --config configs/e5n-stage4.yaml --output runs/e5n-stage4 "$@"
+moderation train --config configs/e5n-stage4-insults.yaml --output runs/e5n-stage4-insults "$@"

