@@ -184,7 +184,10 @@ def test_card_states_input_normalisation_and_capped_thresholds() -> None:
     path = default_model_path()
     meta = json.loads((path / "moderation.json").read_text())
     report = json.loads((path / REPORT_FILE).read_text())
-    # The shipped card states both (2.3.0 uses them); stripped of them, the same model's card states neither.
+    # The shipped card states what the model uses (2.3.0 and 2.4.0: both); stripped of them, the same card states neither.
+    shipped = (path / "MODEL_CARD.md").read_text()
+    assert ("user mentions are written `@USER`" in shipped) == bool(meta.get("normalise"))
+    assert ("flag at most" in shipped) == bool(meta["config"].get("threshold_caps"))
     config = {k: v for k, v in meta["config"].items() if k != "threshold_caps"}
     plain = render_model_card(dict(meta, normalise=False, config=config), report)
     assert "@USER" not in plain and "flag at most" not in plain
