@@ -19,6 +19,8 @@ from moderation.model import Moderator
 from tests.conftest import TINY_ENCODER
 from training.config import TrainConfig
 from training.data import build_table, leak_key, load_source, text_key
+import training.trainer as trainer_module
+from training.evaluate import _training_time
 from training.trainer import masked_bce, train_model
 
 
@@ -217,6 +219,19 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path, monkeypatch
 
     a, b = full.net.state_dict(), resumed.net.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+@pytest.mark.parametrize("flags, precision", [("fpu sse2 avx2 fma", "fp32"), ("avx2 avx512f avx512_bf16", "bf16"),
+                                              ("avx2 amx_bf16 amx_tile", "bf16"), ("fp asimd sve bf16", "bf16")])
+def test_bf16_config_trains_in_bf16_only_where_the_cpu_has_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture, flags: str, precision: str) -> None:
+    monkeypatch.setattr(trainer_module, "cpu_info", lambda: ("Test CPU", frozenset(flags.split())))
+    data = _label_file(tmp_path / "labels.csv")
+    model = train_model(_tiny_cfg(data, bf16=True), tmp_path / "m", progress=False)
+    assert model.meta["training"]["precision"] == precision and model.meta["training"]["cpu"] == "Test CPU"
+    assert ("no bf16 instructions" in capsys.readouterr().err) == (precision == "fp32")
+    assert f"({precision} on Test CPU)" in _training_time(model.meta)  # the card says what the minutes were spent on
+    assert trainer_module.training_precision(False, frozenset(flags.split())) == "fp32"  # never asked: never bf16
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -32,7 +32,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     eval_batch_size: int = 128
     threads: int = 0  # 0: torch default
-    bf16: bool = False  # forward/backward under bfloat16 autocast (weights and optimiser stay fp32): 1.4x faster on this AMX machine
+    bf16: bool = False  # bfloat16 autocast (weights and optimiser stay fp32) where the CPU has bf16 instructions, else fp32
     train_layers: int | None = None  # fine-tune only the top N encoder layers and the heads (None: all)
     layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size

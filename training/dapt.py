@@ -24,7 +24,7 @@ from torch import nn
 
 from moderation.errors import ModerationError
 from training.config import DEFAULT_BASE, TrainConfig
-from training.trainer import batch_plan, linear_schedule, progress_bar, resolve_base, seed_everything
+from training.trainer import batch_plan, linear_schedule, progress_bar, resolve_base, seed_everything, training_precision
 
 
 @dataclass
@@ -42,7 +42,7 @@ class PretrainArgs:
     warmup_ratio: float = 0.06
     weight_decay: float = 0.01
     seed: int = 13
-    bf16: bool = True
+    bf16: bool = True  # a request: bf16 autocast only where the CPU has bf16 instructions (training_precision)
 
 
 def corpus(config: Path, data_dir: str | None = None) -> list[str]:
@@ -65,6 +65,7 @@ def pretrain(texts: list[str], output: Path, args: PretrainArgs, progress: bool 
     from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
     seed_everything(args.seed)
+    bf16 = training_precision(args.bf16) == "bf16"
     path, digest = resolve_base(args.base_model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     encoder = AutoModel.from_pretrained(path)
@@ -100,9 +101,9 @@ def pretrain(texts: list[str], output: Path, args: PretrainArgs, progress: bool 
         if not chosen.any():
             continue
         frozen = step < args.head_steps
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16), torch.set_grad_enabled(not frozen):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), torch.set_grad_enabled(not frozen):
             hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             # Only the masked positions go through the vocabulary projection: at 30k words it would
             # otherwise cost as much as the encoder itself.
             logits = head(hidden[chosen])
@@ -126,7 +127,7 @@ def pretrain(texts: list[str], output: Path, args: PretrainArgs, progress: bool 
     encoder.eval().save_pretrained(output)
     tokenizer.save_pretrained(output)
     record = {"args": asdict(args), "base_sha256": digest, "texts": len(texts), "batches": total,
-              "train_seconds": round(seconds, 1), "history": history}
+              "train_seconds": round(seconds, 1), "precision": "bf16" if bf16 else "fp32", "history": history}
     (output / "dapt.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 

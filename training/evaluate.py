@@ -177,7 +177,10 @@ def _normalise_line(meta: dict[str, Any]) -> str:
 def _training_time(meta: dict[str, Any]) -> str:
     stages = training_stages(meta)
     parts = [f"{s['training'].get('train_seconds', 0) / 60:.1f} min on {s['training'].get('rows', 0)} comments"
-             + (f" (the {len(s['soup'])} fine-tunes averaged into a soup, together)" if s["soup"] else "") for s in stages]
+             + (f" (the {len(s['soup'])} fine-tunes averaged into a soup, together)" if s["soup"] else "")
+             + (f" ({s['training']['precision']} on {s['training'].get('cpu') or 'an unnamed CPU'})"
+                if s["training"].get("precision") else "")  # recorded since training stopped assuming bf16
+             for s in stages]
     total = sum(s["training"].get("train_seconds", 0) for s in stages) / 60
     return f"**{total:.1f} minutes** on 2 CPU cores ({'; then '.join(parts)}; wall time of the training loops, measured; data loading, calibration and the soups come on top)."
 
