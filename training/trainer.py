@@ -206,8 +206,9 @@ def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tenso
 def training_precision(bf16: bool, flags: frozenset[str] | None = None) -> str:
     """"bf16" when the config asks for it and the CPU has bf16 instructions, else "fp32".
 
-    Without them autocast emulates bf16 around fp32 arithmetic: measured here on an AVX2-only EPYC,
-    a 12-layer batch took 53 s instead of about 1 s, so the config's ``bf16`` is a request, not an order.
+    Without them autocast emulates bf16 around fp32 arithmetic: on an AVX2-only EPYC the first
+    12-layer batch took 53 s, against about 2 s in fp32 on the same cores (docs/model-2.md,
+    "Training"), so the config's ``bf16`` is a request, not an order.
     """
     if not bf16:
         return "fp32"
