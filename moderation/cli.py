@@ -434,6 +434,11 @@ def score(
         check_backend(backend)  # before the inputs are read and the model loads
     except ValueError as exc:
         _fail(str(exc))
+    if backend == "bf16":  # auto never picks an emulated bf16; a request for it gets a warning (either engine)
+        from moderation.cpu import choose_backend
+
+        if note := choose_backend(backend).note:
+            typer.echo(note, err=True)
     if engine not in ENGINES:
         _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if master and engine != "spark":
@@ -643,6 +648,8 @@ def report(
         from moderation.model import Moderator
 
         scorer = Moderator.load(model, backend=backend)
+        if scorer.backend_choice.note:
+            typer.echo(scorer.backend_choice.note, err=True)
         rep.attach_why(data, plan, _predict_with_progress(scorer, sentences, not quiet and sys.stderr.isatty() and not os.environ.get("CI")))
         why_seconds = time.perf_counter() - why_started
     html_text = rep.render(data, title)

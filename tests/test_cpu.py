@@ -167,4 +167,54 @@ def test_the_model_runs_on_what_auto_chose_and_says_why(machine, tiny_model_dir:
     assert "backend torch (auto: no bf16 instructions (bf16 would be emulated)); CPU Test CPU; auto's rule: bf16 with AMX" in result.stderr
     result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "p.jsonl"), "--model", str(tiny_model_dir), "-v",
                                       "--backend", "bf16"])
-    assert "backend bf16 (requested)\n" in result.stderr
+    assert "backend bf16 (requested; emulated here)\n" in result.stderr  # machine(ZEN3): no bf16 instructions
+
+
+def test_requesting_bf16_where_it_is_emulated_warns_but_runs(machine, tiny_model_dir: Path, tmp_path: Path) -> None:
+    machine(ZEN3)
+    choice = cpu.choose_backend("bf16")
+    assert (choice.backend, choice.emulated, choice.note) == ("bf16", True, cpu.EMULATED_NOTE)
+    assert choice.describe() == "bf16 (requested; emulated here)"
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "You are a fool."}\n')
+    result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir),
+                                      "--backend", "bf16"])
+    assert result.exit_code == 0 and (tmp_path / "o.jsonl").read_text().count("\n") == 1
+    assert cpu.EMULATED_NOTE in result.stderr
+
+    for flags in (ZEN4, SAPPHIRE, GRAVITON3):  # bf16 instructions: a request for bf16 is taken silently
+        machine(flags)
+        assert not cpu.choose_backend("bf16").emulated
+        result = CliRunner().invoke(app, ["score", str(src), "-o", str(tmp_path / "p.jsonl"), "--model", str(tiny_model_dir),
+                                          "--backend", "bf16"])
+        assert result.exit_code == 0 and cpu.EMULATED_NOTE not in result.stderr
+    assert cpu.choose_backend("torch").note == ""
+
+
+def test_the_service_warns_once_when_bf16_is_requested_where_it_is_emulated(machine, tiny_model_dir: Path) -> None:
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from moderation.service.app import create_app
+    from moderation.service.logs import get_logger
+    from moderation.service.settings import Settings
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    handler = Collect()
+    get_logger().addHandler(handler)
+    try:
+        for flags, backend in ((ZEN3, "bf16"), (ZEN3, "auto"), (ZEN4, "bf16")):
+            machine(flags, speedup=2.0)
+            with TestClient(create_app(Settings(model_dir=str(tiny_model_dir), backend=backend))) as client:
+                assert client.get("/readyz").json()["backend"]["emulated"] is (flags == ZEN3 and backend == "bf16")
+    finally:
+        get_logger().removeHandler(handler)
+    assert handler.messages.count(cpu.EMULATED_NOTE) == 1  # only ZEN3 with bf16 requested

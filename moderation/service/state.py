@@ -86,6 +86,8 @@ class ServiceState:
         self.batcher.start()
         self.metrics.model_info.labels(moderator.name).set(1)
         self.log.info("ready", extra={"event": "ready", "model": moderator.name, "backend": moderator.backend_choice.describe()})
+        if moderator.backend_choice.note:
+            self.log.warning(moderator.backend_choice.note, extra={"event": "slow_backend"})
 
     # --- scoring -----------------------------------------------------------------------
 
