@@ -21,8 +21,8 @@ from typing import Any
 
 #: ``MODERATION_CPU_CACHE``: the cache file's path, or ``off`` to measure every time.
 CACHE_ENV = "MODERATION_CPU_CACHE"
-#: Shown when bf16 is requested where it is emulated (measured on an AVX2-only AMD EPYC: 200 short
-#: comments took 20.7 s with bf16 against 7.9 s in fp32, start-up included).
+#: Shown when bf16 is requested where it is emulated (on an AVX2-only AMD EPYC, scoring 200 comments
+#: took about 3x as long as fp32: docs/speed.md).
 EMULATED_NOTE = ("note: this CPU has no bf16 instructions, so --backend bf16 is emulated and slower than fp32; "
                  "use --backend auto or torch")
 
