@@ -13,8 +13,10 @@ tokens; the model reads the first ``max_length`` = 128). For each group:
 (a) ``moderation score`` end to end in a subprocess on a JSONL file: wall clock
     including interpreter start, imports and model load, and the steady rate the
     command itself reports (reading, tokenising, scoring, writing); with ``--backend torch``
-    (fp32) and ``--backend auto``, and ``--backend bf16`` too where auto chose fp32, so fp32
-    and bf16 are always side by side; the runs are interleaved, ``--repeat`` rounds;
+    (fp32) and ``--backend auto``, and ``--backend bf16`` too where auto chose fp32 on a CPU
+    with bf16 instructions, so fp32 and bf16 are side by side (without bf16 instructions
+    bf16 is emulated and skipped unless ``--emulated-bf16``); the runs are interleaved,
+    ``--repeat`` rounds;
 (b) the bare fp32 torch forward pass of the same model on pre-tokenised, length-sorted
     batches of the same size (no tokenising, no I/O), and the same under bf16 autocast;
 (c) the same for a BERT-base encoder (``BertConfig()``, random weights: the size of
@@ -129,6 +131,8 @@ def main() -> None:
                     "slower runs measure interference from other processes, not the code)")
     ap.add_argument("--cli-only", action="store_true", help="only (a), the command end to end, per backend: skips the bare "
                     "forward passes, BERT-base and the equal-scores check (a quick figure on a busy machine)")
+    ap.add_argument("--emulated-bf16", action="store_true", help="also run --backend bf16 on a CPU without bf16 instructions, "
+                    "where it is emulated (about 3x slower than fp32, so skipped by default)")
     ap.add_argument("--compare", type=Path, action="append", default=[], metavar="MODEL",
                     help="another model folder whose end-to-end rate (backend auto) is measured in the same rounds")
     args = ap.parse_args()
@@ -144,8 +148,12 @@ def main() -> None:
           f"auto -> {auto.describe()}", flush=True)
     groups = load_comments(args.data_dir or default_data_dir(), moderator.tokenizer)
     extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    # fp32 and bf16 always side by side; auto is one of them, measured as the command a user runs.
-    backends = ["torch", "auto"] + (["bf16"] if auto.backend == "torch" else [])
+    # fp32 and bf16 side by side; auto is one of them, measured as the command a user runs. Where bf16 is
+    # emulated (no bf16 instructions) it only shows how slow emulation is: skipped unless asked for.
+    emulated = not bf16_flags(flags)
+    backends = ["torch", "auto"] + (["bf16"] if auto.backend == "torch" and (args.emulated_bf16 or not emulated) else [])
+    if auto.backend == "torch" and "bf16" not in backends:
+        print("--backend bf16 skipped: this CPU has no bf16 instructions, so it would be emulated (--emulated-bf16 runs it)", flush=True)
     own = {"torch": "torch", "bf16": "bf16", "auto": auto.backend}  # which bare forward pass each backend runs
     results = {"model": moderator.name, **machine, "batch_size": batch_size, "backends": backends, "repeat": args.repeat}
     check = [t for group in groups.values() for t in group][:: max(1, sum(map(len, groups.values())) // 1000)][:1000]

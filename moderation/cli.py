@@ -115,17 +115,22 @@ def extract(
 @app.command(
     epilog="Examples:\n\n  moderation train --config configs/default.yaml --output runs/minilm\n\n"
     "  moderation train --config configs/default.yaml --output runs/minilm --resume\n\n"
+    "  moderation train --config configs/e5n-stage3.yaml --output runs/e5n-stage3 --resume --time-limit 55\n\n"
     "  moderation train --init-from models/default --data my_labels.csv --output models/minilm-1.1.0\n\n"
     "  moderation train --init-from models/default --data spam.csv --add-label spam --output models/spam-1\n\n"
     "Retraining (--init-from) mixes the new labels with a replay sample of the parent's data, then compares "
     "parent and child ROC-AUC per source and label; if nothing drops by more than --margin the child is "
-    "promoted to default (when it is saved in the models folder). Exit code 1: the gate refused promotion.\n"
+    "promoted to default (when it is saved in the models folder). Exit code 1: the gate refused promotion.\n\n"
+    "--time-limit splits a long stage across sessions on a slower CPU: the loop stops at its limit with a "
+    "checkpoint (exit code 3) and --resume continues it. --resume on a finished run of the same config does "
+    "nothing, so a recipe script can be rerun with --resume until it completes.\n"
 )
 def train(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML training config (default: configs/default.yaml; configs/retrain.yaml with --init-from).", dir_okay=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write (must not exist: models are immutable).")] = Path("runs/model"),
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of source datasets (env: MODERATION_DATA_DIR; default ../shared/data).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from OUTPUT/checkpoints/last.pt.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from OUTPUT/checkpoints/last.pt (nothing to do if OUTPUT holds this config's finished model).")] = False,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0.0, metavar="MINUTES", help="Stop the training loop after this many minutes of the command, with a checkpoint (exit code 3); calibration after the last batch is not limited.", show_default=False)] = None,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from this model and retrain on --data.")] = None,
     data: Annotated[Optional[list[Path]], typer.Option("--data", help="New label files: CSV/TSV/JSONL/Parquet with a text column and label columns (0/1 or probabilities).")] = None,
     replay: Annotated[float, typer.Option(help="Share of the training mix drawn from the parent's training data.")] = 0.5,
@@ -140,12 +145,16 @@ def train(
     """Fine-tune a model on the configured sources (or retrain one on new labels), calibrate and save it."""
     from training.config import TrainConfig
 
+    started = time.monotonic()  # --time-limit counts from here: building the table is part of a session
+
     if init_from is None and data:
         _fail("--data needs --init-from (the model to continue from)")
     if init_from is not None and not data:
         _fail("--init-from needs at least one --data label file")
     if init_from is not None and resume:
         _fail("--resume continues plain training; a retraining run (--init-from) is short: start it again")
+    if init_from is not None and time_limit is not None:
+        _fail("--time-limit is for plain training; a retraining run (--init-from) is short")
     if config is None:  # ./configs when run from a checkout, else the configs beside the installed package
         name = Path("configs") / ("retrain.yaml" if init_from else "default.yaml")
         config = name if name.is_file() else Path(__file__).resolve().parents[1] / name
@@ -158,18 +167,37 @@ def train(
     if data_dir is not None and not data_dir.is_dir():
         _fail(f"data directory not found: {data_dir}")
     if (output / "moderation.json").exists():
+        if resume:
+            _nothing_to_resume(output, cfg)
+            return
         _fail(f"{output} already holds a model; models are immutable, choose a new --output")
     existing = next(p for p in (output, *output.parents) if p.exists())
     if not existing.is_dir():  # found now, not when the model is saved at the end
         _fail(f"--output {output}: {existing} is a file, not a folder")
     data_root = str(data_dir) if data_dir else None
     if init_from is None:
-        from training.trainer import train_model
+        from training.trainer import TimeLimitReached, train_model
 
-        moderator = train_model(cfg, output, data_dir=data_root, resume=resume, progress=not quiet)
+        deadline = None if time_limit is None else started + 60 * time_limit
+        try:
+            moderator = train_model(cfg, output, data_dir=data_root, resume=resume, progress=not quiet, deadline=deadline)
+        except TimeLimitReached as stop:
+            _fail(f"--time-limit {time_limit:g}: stopped after batch {stop.step:,} of {stop.total:,}, checkpoint in "
+                  f"{stop.path}; rerun with --resume to continue", 3)
         typer.echo(f"saved {moderator.name} to {output} ({moderator.meta['training']['train_seconds']:.0f}s of training)")
         return
     _retrain(init_from, data, output, cfg, replay, add_label or [], on_conflict, margin, force, promote, models_dir, data_root, quiet)
+
+
+def _nothing_to_resume(output: Path, cfg: "TrainConfig") -> None:
+    """--resume on a finished run: fine if it is this config's, so that a recipe script can be rerun."""
+    from moderation.model import read_meta
+    from training.trainer import changed_settings
+
+    recorded = read_meta(output).get("config") or {}
+    if changed := changed_settings(recorded, cfg):
+        _fail(f"{output} already holds a model trained with other settings ({', '.join(changed)}); choose a new --output")
+    typer.echo(f"{output} already holds the model this config trains: nothing to resume")
 
 
 def _retrain(init_from, data, output, cfg, replay, add_label, on_conflict, margin, force, promote, models_dir, data_root, quiet) -> None:

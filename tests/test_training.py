@@ -221,6 +221,45 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path, monkeypatch
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_a_deadline_stops_at_a_checkpoint_and_resuming_gives_the_uninterrupted_model(tmp_path: Path) -> None:
+    import time
+
+    data = _label_file(tmp_path / "labels.csv")
+    full = train_model(_tiny_cfg(data), tmp_path / "full", progress=False)
+    out = tmp_path / "split"
+    for step in (1, 2):  # a deadline already past: one more batch per call, then a checkpoint
+        with pytest.raises(trainer_module.TimeLimitReached) as stop:
+            train_model(_tiny_cfg(data), out, resume=step > 1, progress=False, deadline=time.monotonic() - 1)
+        assert (stop.value.step, stop.value.path) == (step, out / "checkpoints" / "last.pt")
+        assert torch.load(stop.value.path, weights_only=False)["step"] == step and not (out / "moderation.json").exists()
+    resumed = train_model(_tiny_cfg(data), out, resume=True, progress=False)
+    a, b = full.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_train_cli_time_limit_exits_3_and_resume_finishes_then_does_nothing(tmp_path: Path) -> None:
+    data = _label_file(tmp_path / "labels.csv", n=120)
+    cfg = tmp_path / "cfg.yaml"
+    text = ("name: tiny\nversion: 0.2.0\nmax_length: 16\nbatch_size: 8\nepochs: 2\nlearning_rate: 2.0e-3\ncheckpoint_every: 5\n"
+            f"tiny_encoder: {TINY_ENCODER}\nsources:\n  {data}: {{val_fraction: 0.25}}\n")
+    cfg.write_text(text)
+    out = tmp_path / "model"
+    run = ["train", "--config", str(cfg), "--output", str(out), "--quiet"]
+    stopped = CliRunner().invoke(app, [*run, "--time-limit", "0"])
+    assert stopped.exit_code == 3 and "stopped after batch 1 of" in stopped.output and "rerun with --resume" in stopped.output
+    assert not (out / "moderation.json").exists()
+    finished = CliRunner().invoke(app, [*run, "--resume"])
+    assert finished.exit_code == 0 and Moderator.load(out).name == "tiny@0.2.0", finished.output
+    again = CliRunner().invoke(app, [*run, "--resume"])  # a rerun recipe passes finished stages
+    assert again.exit_code == 0 and "nothing to resume" in again.output
+    cfg.write_text(text.replace("learning_rate: 2.0e-3", "learning_rate: 1.0e-3"))
+    other = CliRunner().invoke(app, [*run, "--resume"])
+    assert other.exit_code == 2 and "other settings (learning_rate)" in other.output
+    retrain = CliRunner().invoke(app, ["train", "--init-from", str(out), "--data", str(data), "--output", str(tmp_path / "r"),
+                                       "--time-limit", "5"])
+    assert retrain.exit_code == 2 and "--time-limit is for plain training" in retrain.output
+
+
 @pytest.mark.parametrize("flags, precision", [("fpu sse2 avx2 fma", "fp32"), ("avx2 avx512f avx512_bf16", "bf16"),
                                               ("avx2 amx_bf16 amx_tile", "bf16"), ("fp asimd sve bf16", "bf16")])
 def test_bf16_config_trains_in_bf16_only_where_the_cpu_has_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

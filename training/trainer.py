@@ -220,13 +220,27 @@ def training_precision(bf16: bool, flags: frozenset[str] | None = None) -> str:
     return "fp32"
 
 
+class TimeLimitReached(Exception):
+    """``fit`` stopped at its deadline; the checkpoint at ``path`` resumes at batch ``step`` of ``total``."""
+
+    def __init__(self, step: int, total: int, path: Path):
+        super().__init__(f"stopped at the time limit after batch {step:,} of {total:,}; checkpoint {path}")
+        self.step, self.total, self.path = step, total, path
+
+
 @dataclass
 class Trainer:
-    """Fine-tunes a :class:`Moderator` on a label table; ``fit`` returns ``self``."""
+    """Fine-tunes a :class:`Moderator` on a label table; ``fit`` returns ``self``.
+
+    ``deadline`` (a ``time.monotonic()`` value): stop after the first batch that ends past it, write a
+    checkpoint and raise :class:`TimeLimitReached`, so that a long stage can be split across sessions
+    on a slower CPU (``moderation train --time-limit``; ``--resume`` continues it).
+    """
 
     cfg: TrainConfig
     output: Path
     progress: bool = True
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
@@ -260,8 +274,7 @@ class Trainer:
             print(f"warning: --resume: no checkpoint at {self.ckpt_path}; training from the start", file=sys.stderr)
         if resume and self.ckpt_path.exists():
             state = torch.load(self.ckpt_path, weights_only=False)
-            if "config" in state and _resumable(state["config"]) != _resumable(cfg.to_dict()):
-                changed = sorted(k for k, v in _resumable(cfg.to_dict()).items() if state["config"].get(k) != v)
+            if "config" in state and (changed := changed_settings(state["config"], cfg)):
                 raise InputError(f"cannot resume: {self.ckpt_path} was written with other settings ({', '.join(changed)}); "
                                  "use the same config, or a new --output")
             net.load_state_dict(state["net"])
@@ -299,9 +312,14 @@ class Trainer:
                 bar.set_postfix(loss=f"{running:.4f}")
             if step % 50 == 0 or step == total:
                 self.history.append({"step": step, "loss": round(running, 5), "seconds": round(time.perf_counter() - started, 1)})
-            if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == total):
+            out_of_time = self.deadline is not None and step < total and time.monotonic() >= self.deadline
+            if out_of_time or (cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == total)):
                 self.train_seconds = time.perf_counter() - started
                 self._checkpoint(net, opt, sched, step)
+            if out_of_time:
+                if bar is not None:
+                    bar.close()
+                raise TimeLimitReached(step, total, self.ckpt_path)
         if bar is not None:
             bar.close()
         self.train_seconds = time.perf_counter() - started
@@ -327,9 +345,11 @@ class Trainer:
         os.replace(tmp, self.ckpt_path)  # atomic: a kill mid-write keeps the previous checkpoint
 
 
-def _resumable(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a checkpoint depends on (how often to save or how many threads to use do not count)."""
-    return {k: v for k, v in config.items() if k not in ("checkpoint_every", "threads", "eval_batch_size")}
+def changed_settings(recorded: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """The settings a run depends on where ``recorded`` (a checkpoint's or a model's config) differs
+    from ``cfg``; how often to save, threads and the evaluation batch size do not count."""
+    ignored = ("checkpoint_every", "threads", "eval_batch_size")
+    return sorted(k for k, v in cfg.to_dict().items() if k not in ignored and recorded.get(k) != v)
 
 
 def fit_calibration(logits: np.ndarray, table: pd.DataFrame, labels: list[str]) -> dict[str, list[float]]:
@@ -395,8 +415,9 @@ def finalize(moderator: Moderator, val: pd.DataFrame, trainer: Trainer, train: p
     return probs
 
 
-def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, resume: bool = False, progress: bool = True) -> Moderator:
-    """The whole default pipeline: build the table, fine-tune, calibrate, save."""
+def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, resume: bool = False, progress: bool = True,
+                deadline: float | None = None) -> Moderator:
+    """The whole default pipeline: build the table, fine-tune, calibrate, save (``deadline``: see :class:`Trainer`)."""
     from training.data import build_table
 
     if not cfg.sources:
@@ -410,7 +431,7 @@ def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, res
         train = distil_targets(train, cfg.distil, batch_size=cfg.eval_batch_size)
     seed_everything(cfg.seed)  # the new head's initial weights depend on it
     moderator = build_moderator(cfg, list(LABELS))
-    trainer = Trainer(cfg, output, progress=progress).fit(moderator, train, resume=resume)
+    trainer = Trainer(cfg, output, progress=progress, deadline=deadline).fit(moderator, train, resume=resume)
     finalize(moderator, val, trainer, train, cfg)
     moderator.save(output)
     (output / "split_summary.json").write_text(json.dumps({"train": len(train), "validation": len(val)}) + "\n")
