@@ -434,3 +434,33 @@ def test_domain_adaptive_pretraining_learns_and_saves_a_base_encoder(tmp_path: P
     # The adapted folder is a base a config can name: fine-tuning starts from it.
     m = train_model(dataclasses.replace(_tiny_cfg(data), tiny_encoder=None, base_model=str(tmp_path / "adapted")), tmp_path / "m", progress=False)
     assert m.meta["base_model"]["name"] == str(tmp_path / "adapted") and len(m.meta["base_model"]["sha256"]) == 64
+
+
+def test_joined_comments_take_the_larger_label_and_only_training_text(tmp_path: Path) -> None:
+    from training.augment import SOURCE, check_concat, concatenations
+
+    data = _label_file(tmp_path / "labels.csv", n=80)
+    table = build_table({str(data): {"val_fraction": 0.25}})
+    train = table[table["split"] == "train"].reset_index(drop=True)
+    spec = {"rows": 200, "carriers": [str(data)], "inserts": [str(data)], "seed": 1}
+    joined = concatenations(train, spec)
+    assert len(joined) == 200 and set(joined["source"]) == {SOURCE} and set(joined["split"]) == {"train"}
+    assert list(joined.columns) == list(train.columns)
+    labels = dict(zip(train["text"], train["hostility"]))
+    val_texts = set(table.loc[table["split"] == "validation", "text"])
+    pairs = {f"{a} {b}": (a, b) for a in labels for b in labels}
+    for text, hostility in zip(joined["text"], joined["hostility"]):
+        parts = pairs[text]  # two training comments joined (validation comments are never in labels)
+        assert not set(parts) & val_texts
+        assert hostility == max(labels[t] for t in parts)  # hostile if either part is
+        assert min(labels[t] for t in parts) == 0  # the carrier is benign
+    assert joined["hostility"].mean() == pytest.approx(0.5)  # hostile_share
+    assert (joined["misinformation"] == MISSING).all()  # unknown in either part: unknown
+    assert joined.equals(concatenations(train, spec))  # reproducible from the seed
+    with pytest.raises(ValueError, match="concat: unknown inserts 'olid'"):
+        check_concat({**spec, "inserts": ["olid"]}, {str(data): {}})
+    with pytest.raises(ValueError, match="no benign carriers of at most 5 characters"):
+        concatenations(train, {**spec, "max_chars": 5})
+    cfg = _tiny_cfg(data, concat={"rows": 40, "carriers": [str(data)], "inserts": [str(data)]})
+    model = train_model(cfg, tmp_path / "m", progress=False)
+    assert model.meta["training"]["rows_per_source"][SOURCE] == 40

@@ -37,6 +37,7 @@ class TrainConfig:
     layer_lr_decay: float | None = None  # learning rate x this per encoder layer below the top (None: one rate)
     tiny_encoder: dict[str, int] | None = None  # tests: a random BertConfig of this size
     distil: dict[str, Any] | None = None  # blend a teacher's probabilities into targets (training.distil)
+    concat: dict[str, Any] | None = None  # add joined comments to the training rows (training.augment)
     threshold_caps: dict[str, dict[str, Any]] | None = None  # {label: {max_flagged, sources}}: see fit_thresholds
     normalise: bool | None = None  # write user mentions @USER (moderation.normalise); None: as init_from, else off
 
@@ -77,6 +78,10 @@ class TrainConfig:
             from training.distil import check_distil
 
             check_distil(self.distil, self.sources)
+        if self.concat is not None:
+            from training.augment import check_concat
+
+            check_concat(self.concat, self.sources)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":

@@ -425,6 +425,10 @@ def train_model(cfg: TrainConfig, output: Path, data_dir: str | None = None, res
     table = build_table(cfg.sources, data_dir=data_dir, seed=cfg.seed)
     train = table[table["split"] == "train"].reset_index(drop=True)
     val = table[table["split"] == "validation"].reset_index(drop=True)
+    if cfg.concat:  # before distil: joined rows take their parts' own labels (no teacher speaks for them)
+        from training.augment import concatenations
+
+        train = pd.concat([train, concatenations(train, cfg.concat)], ignore_index=True)
     if cfg.distil:
         from training.distil import distil_targets
 
