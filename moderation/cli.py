@@ -181,9 +181,10 @@ def train(
         deadline = None if time_limit is None else started + 60 * time_limit
         try:
             moderator = train_model(cfg, output, data_dir=data_root, resume=resume, progress=not quiet, deadline=deadline)
-        except TimeLimitReached as stop:
-            _fail(f"--time-limit {time_limit:g}: stopped after batch {stop.step:,} of {stop.total:,}, checkpoint in "
-                  f"{stop.path}; rerun with --resume to continue", 3)
+        except TimeLimitReached as stop:  # not an error: the stage continues in the next session
+            typer.echo(f"--time-limit {time_limit:g} reached: stopped after batch {stop.step:,} of {stop.total:,}, checkpoint in "
+                       f"{stop.path}; rerun with --resume to continue", err=True)
+            raise typer.Exit(3)
         typer.echo(f"saved {moderator.name} to {output} ({moderator.meta['training']['train_seconds']:.0f}s of training)")
         return
     _retrain(init_from, data, output, cfg, replay, add_label or [], on_conflict, margin, force, promote, models_dir, data_root, quiet)
