@@ -129,7 +129,7 @@ def train(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML training config (default: configs/default.yaml; configs/retrain.yaml with --init-from).", dir_okay=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write (must not exist: models are immutable).")] = Path("runs/model"),
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of source datasets (env: MODERATION_DATA_DIR; default ../shared/data).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from OUTPUT/checkpoints/last.pt (nothing to do if OUTPUT holds this config's finished model).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUTPUT (a finished run: nothing to do).")] = False,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0.0, metavar="MINUTES", help="Stop the training loop after this many minutes of the command, with a checkpoint (exit code 3); calibration after the last batch is not limited.", show_default=False)] = None,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from this model and retrain on --data.")] = None,
     data: Annotated[Optional[list[Path]], typer.Option("--data", help="New label files: CSV/TSV/JSONL/Parquet with a text column and label columns (0/1 or probabilities).")] = None,
